@@ -1,17 +1,31 @@
 """Evaluators: full ranking over the catalogue, ranking of the rated candidates, beyond accuracy.
 
-- :func:`evaluate_full` is the MMRec / RecBole protocol of SCALE, SymCERE, Multi-KG4Rec and
-  GNNMR: each user's whole catalogue is ranked with the items of earlier splits masked out, and
-  the held-out items are the relevant ones.
-- :func:`evaluate_rated` is how GLEM-Rec's numbers are computed: only the items a user rated in
-  the test split are ranked, "relevant" means a rating at or above a threshold, and RMSE / MAE
-  come from the same predictions.
+- :func:`evaluate_full`: each user's whole catalogue is ranked with the items of earlier splits
+  masked out, and the held-out items are the relevant ones. Two masking protocols, named after
+  the code they match (they differ only on the test split):
+
+  - ``protocol="recbole"`` (default): at test time the training **and** validation items are
+    masked, as RecBole's full-sort evaluation does (its sampler accumulates the items used in
+    earlier phases);
+  - ``protocol="mmrec"``: only the training items are masked, as MMRec does
+    (``EvalDataLoader(config, test_dataset, additional_dataset=train_dataset)``); a user's
+    validation items stay in the ranking and compete with the test items. Use it wherever a
+    table sits beside numbers produced with MMRec.
+
+  A masked item is never recommended and never a hit; a relevant item that is also masked is
+  dropped from the user's relevant set with a warning (it could never be recommended).
+- :func:`evaluate_rated` is how the course evaluates GLEM-Rec: only the items a user rated in the
+  test split are ranked, "relevant" means a rating at or above a threshold, and RMSE / MAE come
+  from the same predictions. The paper does not state its ranking protocol; this one is the
+  course's reading.
 - :func:`beyond_accuracy` gives coverage, novelty, Gini and head / torso / tail figures.
 
-Users are processed in batches: memory is bounded by ``batch_users × n_items``, never ``U × I``.
+Users are processed in batches: memory is bounded by ``batch_users × n_items``, never ``U × I``,
+and one score buffer of that size is reused across batches.
 """
 from __future__ import annotations
 
+import warnings
 from itertools import chain
 from typing import Iterable, Sequence
 
@@ -19,12 +33,13 @@ import torch
 from torch import Tensor
 
 from .data.recdata import DataError, Interactions, RecData
-from .metrics import (RANKING_METRICS, catalogue_coverage, gini, group_metrics, mae,
+from .metrics import (RANKING_METRICS, catalogue_coverage, check_k, gini, group_metrics, key_hits, mae,
                       metrics_from_hits, novelty, popularity_groups, rmse, topk_hits, topk_items)
 
-__all__ = ["evaluate_full", "evaluate_rated", "recommend", "beyond_accuracy"]
+__all__ = ["evaluate_full", "evaluate_rated", "recommend", "beyond_accuracy", "PROTOCOLS", "masked_splits"]
 
 _SPLIT_ORDER = ("train", "valid", "test")
+PROTOCOLS = ("recbole", "mmrec")
 
 
 def _model_device(model: torch.nn.Module, device) -> torch.device:
@@ -43,22 +58,45 @@ def _split(data: RecData, name: str) -> Interactions:
     return getattr(data, name)
 
 
-def _default_exclude(split: str) -> tuple[str, ...]:
-    """The splits before ``split``: nothing for train, train for valid, train and valid for test."""
-    return _SPLIT_ORDER[:_SPLIT_ORDER.index(split)]
+def masked_splits(split: str, protocol: str = "recbole") -> tuple[str, ...]:
+    """The splits whose items are masked when ranking for ``split`` under ``protocol``.
+
+    ``"recbole"``: every earlier split (nothing for train, train for valid, train + valid for
+    test). ``"mmrec"``: train only (for valid and test).
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
+    if split not in _SPLIT_ORDER:
+        raise ValueError(f"unknown split {split!r}; choose one of {_SPLIT_ORDER}")
+    earlier = _SPLIT_ORDER[:_SPLIT_ORDER.index(split)]
+    return earlier if protocol == "recbole" else earlier[:1]
+
+
+def _check_batch_users(batch_users) -> int:
+    return check_k(batch_users, "batch_users")
 
 
 class _UserRows:
-    """The (user, item) pairs of some splits as CSR rows, so that a batch of users gathers its items."""
+    """Distinct (user, item) pairs as sorted keys ``user · n_items + item`` (CSR rows per user)."""
 
-    def __init__(self, parts: Iterable[Interactions], n_users: int, n_items: int, device: torch.device):
-        parts = list(parts)
-        users = torch.cat([p.user for p in parts]) if parts else torch.zeros(0, dtype=torch.long)
-        items = torch.cat([p.item for p in parts]) if parts else torch.zeros(0, dtype=torch.long)
-        keys = torch.unique(users * n_items + items).to(device)  # sorted, duplicates merged
+    def __init__(self, keys: Tensor, n_users: int, n_items: int):
+        self.keys, self.n_items = keys, n_items
         self.items = keys % n_items
         counts = torch.bincount(keys // n_items, minlength=n_users)
         self.crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+
+    @classmethod
+    def of(cls, parts: Iterable[Interactions], n_users: int, n_items: int, device: torch.device) -> "_UserRows":
+        parts = list(parts)
+        users = torch.cat([p.user for p in parts]) if parts else torch.zeros(0, dtype=torch.long)
+        items = torch.cat([p.item for p in parts]) if parts else torch.zeros(0, dtype=torch.long)
+        return cls(torch.unique(users * n_items + items).to(device), n_users, n_items)  # sorted, merged
+
+    def without(self, other: "_UserRows") -> tuple["_UserRows", int]:
+        """These pairs minus ``other``'s, and how many were removed."""
+        shared = key_hits(other.keys, self.keys)
+        n = int(shared.sum())
+        return (self if n == 0 else _UserRows(self.keys[~shared], len(self.crow) - 1, self.n_items)), n
 
     def count(self, users: Tensor) -> Tensor:
         return self.crow[users + 1] - self.crow[users]
@@ -72,66 +110,75 @@ class _UserRows:
         return rows, self.items[self.crow[users][rows] + offset]
 
 
-def _masked_scores(model, users: Tensor, masked: _UserRows, n_items: int, device: torch.device) -> Tensor:
-    """``model.score(users)`` as float on ``device`` with the masked pairs set to ``-inf``."""
-    scores = model.score(users).to(device=device, dtype=torch.float32)
-    if scores.shape != (len(users), n_items):
-        raise ValueError(f"model.score returned shape {tuple(scores.shape)}; expected [{len(users)}, {n_items}]")
-    rows, items = masked.gather(users)
-    return scores.index_put((rows, items), torch.tensor(-torch.inf, device=device))
+def _score_into(model, users: Tensor, out: Tensor) -> Tensor:
+    """``model.score(users)`` written into ``out`` (a reused ``[len(users), n_items]`` float buffer)."""
+    score_into = getattr(model, "score_into", None)
+    if score_into is not None:
+        return score_into(users, out)
+    scores = model.score(users)
+    if scores.shape != out.shape:
+        raise ValueError(f"model.score returned shape {tuple(scores.shape)}; expected {list(out.shape)}")
+    return out.copy_(scores)
 
 
-def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
-    ks = tuple(int(k) for k in ks)
-    if not ks or min(ks) < 1:
-        raise ValueError(f"ks must be positive cut-offs, got {ks}")
-    return ks
+def _ranked_batches(model, users: Tensor, masked: _UserRows, n_items: int, k: int, batch_users: int, device):
+    """Yield ``(user batch, top-k items)``, masked items never listed (``-1`` pads short lists).
 
-
-def _ranked_batches(model, users: Tensor, masked: "_UserRows", n_items: int, k: int, batch_users: int, device):
-    """Yield ``(user batch, top-k items)`` with masked items excluded; the model runs in eval mode
-    under ``inference_mode`` and its train / eval mode is restored afterwards."""
+    The model runs in eval mode under ``inference_mode`` (its mode is restored afterwards); one
+    score buffer ``[batch_users, n_items]`` serves every batch.
+    """
+    batch_users = _check_batch_users(batch_users)
     was_training = model.training
     model.eval()
     try:
-        for start in range(0, len(users), batch_users):
-            batch = users[start:start + batch_users]
-            with torch.inference_mode():
-                ranked = topk_items(_masked_scores(model, batch, masked, n_items, device), k)
-            yield batch, ranked
+        with torch.inference_mode():
+            buffer = torch.empty(min(batch_users, max(len(users), 1)), n_items, device=device)
+            minus_inf = torch.tensor(-torch.inf, device=device)
+            for start in range(0, len(users), batch_users):
+                batch = users[start:start + batch_users]
+                scores = _score_into(model, batch, buffer[:len(batch)])
+                scores.index_put_(masked.gather(batch), minus_inf)
+                yield batch, topk_items(scores, k)
     finally:
         model.train(was_training)
 
 
 def evaluate_full(model, data: RecData, split: str = "valid", ks: Sequence[int] = (10, 20), batch_users: int = 1024,
-                  device=None, exclude: Sequence[str] | None = None) -> dict[str, float]:
+                  device=None, exclude: Sequence[str] | None = None, protocol: str = "recbole") -> dict[str, float]:
     """Full-ranking evaluation: ``recall@k``, ``ndcg@k``, ``precision@k``, ``map@k``, ``mrr@k``, ``hit@k``.
 
     Evaluates the users with at least one item in ``split``; those items are the relevant set.
-    Items of the splits in ``exclude`` are masked before ranking (default: the earlier splits,
-    i.e. train for ``"valid"`` and train + valid for ``"test"``). Per batch of users: ``model.score``
-    on the model's device (or ``device``), one deterministic top-``max(ks)`` ranking, hits summed
-    into per-user metrics (formulas in :mod:`mmrec_lite.metrics`). ``"n_users"`` is the number of
+    Items of the splits in ``exclude`` are masked before ranking; by default the splits that
+    ``protocol`` masks (:func:`masked_splits`: ``"recbole"`` train + valid at test time,
+    ``"mmrec"`` train only). A masked item is never a hit; relevant items that are also masked
+    are dropped from the relevant sets with a warning. Per batch of users: ``model.score`` on the
+    model's device (or ``device``), one deterministic top-``max(ks)`` ranking (ties: lower item
+    index), hits looked up by binary search, summed into per-user metrics (formulas in
+    :mod:`mmrec_lite.metrics`; precision always divides by ``k``). ``"n_users"`` is the number of
     users evaluated. The model's train / eval mode is restored afterwards.
     """
-    ks = _check_ks(ks)
+    if not ks:
+        raise ValueError("ks must name at least one cut-off")
+    ks = tuple(check_k(k, "ks") for k in ks)
+    batch_users = _check_batch_users(batch_users)
     target = _split(data, split)
-    exclude = _default_exclude(split) if exclude is None else tuple(exclude)
+    exclude = masked_splits(split, protocol) if exclude is None else tuple(exclude)
     device = _model_device(model, device)
-    relevant = _UserRows([target], data.n_users, data.n_items, device)
-    masked = _UserRows([_split(data, name) for name in exclude], data.n_users, data.n_items, device)
+    masked = _UserRows.of([_split(data, name) for name in exclude], data.n_users, data.n_items, device)
+    relevant, n_dropped = _UserRows.of([target], data.n_users, data.n_items, device).without(masked)
+    if n_dropped:
+        warnings.warn(f"{data.name}: {n_dropped} {split} pairs are also in the masked splits {exclude}; they can "
+                      "never be recommended and are dropped from the relevant sets", stacklevel=2)
     users = torch.nonzero(relevant.count(torch.arange(data.n_users, device=device))).flatten()
     if len(users) == 0:
         raise DataError(f"{data.name}: split {split!r} has no interactions to evaluate")
-    top_k = min(max(ks), data.n_items)
-    totals = {f"{name}@{k}": torch.zeros((), device=device) for name in RANKING_METRICS for k in ks}
-    for batch, ranked in _ranked_batches(model, users, masked, data.n_items, top_k, batch_users, device):
-        rows, items = relevant.gather(batch)
-        is_relevant = torch.zeros(len(batch), data.n_items, dtype=torch.bool, device=device)
-        is_relevant[rows, items] = True
-        hits = topk_hits(ranked, is_relevant)
+    totals = {f"{name}@{k}": torch.zeros((), dtype=torch.float64, device=device)
+              for name in RANKING_METRICS for k in ks}
+    for batch, ranked in _ranked_batches(model, users, masked, data.n_items, max(ks), batch_users, device):
+        hits = key_hits(relevant.keys, batch.unsqueeze(1) * data.n_items + ranked.clamp_min(0)) & (ranked >= 0)
+        n_relevant = relevant.count(batch)
         for k in ks:
-            for name, values in metrics_from_hits(hits, relevant.count(batch), k).items():
+            for name, values in metrics_from_hits(hits, n_relevant, k).items():
                 totals[f"{name}@{k}"] += values.sum()
     out = {key: float(total) / len(users) for key, total in totals.items()}
     out["n_users"] = len(users)
@@ -194,14 +241,15 @@ def recommend(model, data: RecData, users, k: int = 10, exclude: Sequence[str] =
               batch_users: int = 1024, device=None) -> Tensor:
     """Top-``k`` item ids ``[len(users), k]`` (CPU) per user, items of the ``exclude`` splits masked.
 
-    Ties go to the lower item index; ``k`` is clamped to the number of items.
+    Ties go to the lower item index. A masked item is never recommended: when a user has fewer
+    than ``k`` unmasked items (or ``k`` exceeds the catalogue) the row is padded with ``-1``.
     """
+    k = check_k(k)
     device = _model_device(model, device)
     users = torch.as_tensor(users, dtype=torch.long).to(device).flatten()
     if len(users) and (int(users.min()) < 0 or int(users.max()) >= data.n_users):
         raise ValueError(f"users must be dense ids in 0..{data.n_users - 1}")
-    masked = _UserRows([_split(data, name) for name in exclude], data.n_users, data.n_items, device)
-    k = min(int(k), data.n_items)
+    masked = _UserRows.of([_split(data, name) for name in exclude], data.n_users, data.n_items, device)
     chunks = [ranked.cpu() for _, ranked in _ranked_batches(model, users, masked, data.n_items, k, batch_users,
                                                               device)]
     return torch.cat(chunks) if chunks else torch.zeros(0, k, dtype=torch.long)
@@ -222,7 +270,7 @@ def beyond_accuracy(model, data: RecData, k: int = 10, split: str = "test", batc
     users = torch.unique(target.user)
     if len(users) == 0:
         raise DataError(f"{data.name}: split {split!r} has no interactions to evaluate")
-    lists = recommend(model, data, users, k, _default_exclude(split), batch_users, device)
+    lists = recommend(model, data, users, k, masked_splits(split), batch_users, device)
     train_pairs = torch.unique(data.train.user * data.n_items + data.train.item)
     popularity = torch.bincount(train_pairs % data.n_items, minlength=data.n_items)
     row_of_user = torch.full((data.n_users,), -1, dtype=torch.long)

@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["bpr_loss", "info_nce", "relation_alignment_loss", "sincere_loss", "symmetric_sincere_loss",
+__all__ = ["bpr_loss", "info_nce", "relation_alignment_loss", "sincere_loss", "symmetric_sincere_loss", "supcon_loss",
            "diversity_loss", "personalization_loss", "coverage_loss", "l2_regularization",
-           "popularity_weighted_mse"]
+           "popularity_weighted_mse", "transr_score", "transr_loss", "mutual_learning_kl"]
 
 
 def _check_rows(name: str, *tensors: Tensor) -> None:
@@ -63,7 +63,32 @@ def relation_alignment_loss(anchor: Tensor, positive: Tensor, negatives: Tensor,
     return F.cross_entropy(logits, torch.zeros(len(a), dtype=torch.long, device=a.device))
 
 
-def sincere_loss(anchors: Tensor, candidates: Tensor, positive_mask: Tensor, temperature: float) -> Tensor:
+def _similarity_logits(name: str, anchors: Tensor, candidates: Tensor, positive_mask: Tensor, temperature: float,
+                       normalize: bool) -> tuple[Tensor, Tensor]:
+    """Checked ``[B, C]`` logits ``z_a · z_c / τ`` (cosine when ``normalize``) and the bool mask."""
+    if anchors.ndim != 2 or candidates.ndim != 2 or anchors.shape[1] != candidates.shape[1]:
+        raise ValueError(f"{name}: anchors {tuple(anchors.shape)} and candidates {tuple(candidates.shape)} "
+                         "must be [B, d] and [C, d]")
+    if positive_mask.shape != (anchors.shape[0], candidates.shape[0]):
+        raise ValueError(f"{name}: positive_mask has shape {tuple(positive_mask.shape)}; expected "
+                         f"[{anchors.shape[0]}, {candidates.shape[0]}]")
+    if normalize:
+        anchors, candidates = F.normalize(anchors, dim=1), F.normalize(candidates, dim=1)
+    return anchors @ candidates.T / temperature, positive_mask.to(anchors.device).bool()
+
+
+def _mean_over_positives(pair_loss: Tensor, positive: Tensor) -> Tensor:
+    """``mean_{i : |P(i)| ≥ 1} (1/|P(i)|) Σ_{p∈P(i)} pair_loss[i, p]``; 0 (with a graph) without positives."""
+    n_positive = positive.sum(1)
+    per_anchor = torch.where(positive, pair_loss, 0.0).sum(1) / n_positive.clamp_min(1)
+    has_positive = n_positive > 0
+    if not has_positive.any():
+        return pair_loss.nan_to_num(0.0, 0.0, 0.0).sum() * 0.0
+    return per_anchor[has_positive].mean()
+
+
+def sincere_loss(anchors: Tensor, candidates: Tensor, positive_mask: Tensor, temperature: float,
+                 normalize: bool = True) -> Tensor:
     """SINCERE (Feeney & Hughes 2023), the cross-modal term of SymCERE.
 
     With L2-normalised ``z``, ``s_ij = z_i · z_j / τ``, positives ``P(i)`` (``positive_mask[i]``)
@@ -72,32 +97,36 @@ def sincere_loss(anchors: Tensor, candidates: Tensor, positive_mask: Tensor, tem
     ``L = mean_{i : |P(i)| ≥ 1} (1/|P(i)|) Σ_{p∈P(i)} ℓ(i, p)``.
     Other positives are absent from the denominator (unlike SupCon) and are not pushed away
     (unlike InfoNCE). ``anchors`` ``[B, d]``, ``candidates`` ``[C, d]``, ``positive_mask``
-    ``[B, C]`` bool. Anchors without a positive are skipped; with none at all the loss is 0.
+    ``[B, C]`` bool, any shape (users × items: rows and columns are different sets, so the loss
+    is computed row by row, never through the transpose). Anchors without a positive are skipped;
+    with none at all the loss is 0. ``normalize=False`` uses raw dot products (the no-L2 ablation).
     """
-    if positive_mask.shape != (anchors.shape[0], candidates.shape[0]):
-        raise ValueError(f"sincere_loss: positive_mask has shape {tuple(positive_mask.shape)}; expected "
-                         f"[{anchors.shape[0]}, {candidates.shape[0]}]")
-    if anchors.ndim != 2 or candidates.ndim != 2 or anchors.shape[1] != candidates.shape[1]:
-        raise ValueError(f"sincere_loss: anchors {tuple(anchors.shape)} and candidates {tuple(candidates.shape)} "
-                         "must be [B, d] and [C, d]")
-    positive = positive_mask.to(anchors.device).bool()
-    logits = F.normalize(anchors, dim=1) @ F.normalize(candidates, dim=1).T / temperature
+    logits, positive = _similarity_logits("sincere_loss", anchors, candidates, positive_mask, temperature, normalize)
     has_negative = (~positive).any(1, keepdim=True)
     # rows without negatives get a finite placeholder, then -inf through where(), so no NaN gradient
     negative_logits = logits.masked_fill(positive | ~has_negative, -torch.inf).masked_fill(~has_negative, 0.0)
     negative_lse = torch.where(has_negative, negative_logits.logsumexp(1, keepdim=True), -torch.inf)
     pair_loss = torch.logaddexp(logits, negative_lse) - logits
-    n_positive = positive.sum(1)
-    per_anchor = torch.where(positive, pair_loss, 0.0).sum(1) / n_positive.clamp_min(1)
-    has_positive = n_positive > 0
-    if not has_positive.any():
-        return logits.sum() * 0.0
-    return per_anchor[has_positive].mean()
+    return _mean_over_positives(pair_loss, positive)
 
 
-def symmetric_sincere_loss(x: Tensor, y: Tensor, positive_mask: Tensor, temperature: float) -> Tensor:
+def symmetric_sincere_loss(x: Tensor, y: Tensor, positive_mask: Tensor, temperature: float,
+                           normalize: bool = True) -> Tensor:
     """SymCERE's cross-modal loss: SINCERE in both directions, ``(L(x→y, M) + L(y→x, Mᵀ)) / 2``."""
-    return (sincere_loss(x, y, positive_mask, temperature) + sincere_loss(y, x, positive_mask.T, temperature)) / 2
+    return (sincere_loss(x, y, positive_mask, temperature, normalize)
+            + sincere_loss(y, x, positive_mask.T, temperature, normalize)) / 2
+
+
+def supcon_loss(anchors: Tensor, candidates: Tensor, positive_mask: Tensor, temperature: float,
+                normalize: bool = True) -> Tensor:
+    """Supervised contrastive loss (Khosla et al. 2020, ``L^sup_out``), the baseline SINCERE revisits.
+
+    ``ℓ(i, p) = −s_ip + log Σ_{c} exp(s_ic)`` over **every** candidate ``c``: the other positives
+    of ``i`` sit in the denominator and are pushed away. Same shapes, masking of anchors without a
+    positive and mean as :func:`sincere_loss`.
+    """
+    logits, positive = _similarity_logits("supcon_loss", anchors, candidates, positive_mask, temperature, normalize)
+    return _mean_over_positives(logits.logsumexp(1, keepdim=True) - logits, positive)
 
 
 def diversity_loss(item_emb: Tensor) -> Tensor:
@@ -141,15 +170,27 @@ def coverage_loss(item_emb: Tensor) -> Tensor:
     return norms.var(correction=0).clamp_min(1e-12).sqrt()
 
 
-def l2_regularization(*tensors: Tensor) -> Tensor:
-    """LightGCN-style weight decay on the embeddings of a batch: ``Σ_t ||t||² / 2 / B``.
+REG_STYLES = ("squared", "mmrec")
+
+
+def l2_regularization(*tensors: Tensor, style: str = "squared") -> Tensor:
+    """Weight decay on the embeddings of a batch, in one of two conventions.
+
+    - ``style="squared"`` (LightGCN's paper and RecBole): ``Σ_t ||t||_F² / (2B)``;
+    - ``style="mmrec"`` (MMRec's ``EmbLoss``): ``Σ_t ||t||_F / B`` — the Frobenius norm of each
+      batch matrix, *not squared*, so one ``reg_weight`` means a different model in each style
+      (MMRec's configs assume this one).
 
     ``B`` is the number of rows of the first tensor (the batch size), so the penalty does not
     grow with the batch; pass the layer-0 embeddings of the batch's users, positives and negatives.
     """
     if not tensors:
         raise ValueError("l2_regularization needs at least one tensor")
-    return sum(t.square().sum() for t in tensors) / 2 / tensors[0].shape[0]
+    if style == "squared":
+        return sum(t.square().sum() for t in tensors) / 2 / tensors[0].shape[0]
+    if style == "mmrec":
+        return sum(torch.linalg.vector_norm(t) for t in tensors) / tensors[0].shape[0]
+    raise ValueError(f"unknown reg_style {style!r}; choose one of {REG_STYLES}")
 
 
 def popularity_weighted_mse(pred: Tensor, target: Tensor, item_counts: Tensor,
@@ -169,3 +210,44 @@ def popularity_weighted_mse(pred: Tensor, target: Tensor, item_counts: Tensor,
     counts = item_counts.to(pred.device).float().clamp_min(1.0)
     top = counts.max() if max_count is None else torch.as_tensor(float(max_count), device=pred.device)
     return ((top / counts) * (pred - target.to(pred.dtype)).square()).mean()
+
+
+def transr_score(head: Tensor, relation: Tensor, tail: Tensor, projection: Tensor) -> Tensor:
+    """TransR plausibility ``g(h, r, t) = ||W_r e_h + e_r − W_r e_t||²₂`` (KGAT Eq. 1; Multi-KG4Rec).
+
+    ``head``, ``tail`` ``[T, d]`` entity embeddings; ``relation`` ``[T, k]``; ``projection``
+    ``[T, k, d]`` is each triple's ``W_r``. Returns ``[T]``; lower means more plausible.
+    """
+    if head.shape != tail.shape or projection.shape != (head.shape[0], relation.shape[1], head.shape[1]):
+        raise ValueError(f"transr_score: head {tuple(head.shape)}, relation {tuple(relation.shape)}, tail "
+                         f"{tuple(tail.shape)} and projection {tuple(projection.shape)} must be [T, d], [T, k], "
+                         "[T, d] and [T, k, d]")
+    translated = torch.bmm(projection, (head - tail).unsqueeze(-1)).squeeze(-1) + relation
+    return translated.square().sum(-1)
+
+
+def transr_loss(pos_score: Tensor, neg_score: Tensor) -> Tensor:
+    """TransR's pairwise ranking loss ``mean(−log σ(g(h, r, t') − g(h, r, t)))`` (KGAT Eq. 2).
+
+    ``pos_score`` are the scores of true triples, ``neg_score`` those of triples with a corrupted
+    tail; lower scores are better, so the loss pushes ``g`` of true triples below the corrupted ones.
+    """
+    if pos_score.shape != neg_score.shape:
+        raise ValueError(f"transr_loss: {tuple(pos_score.shape)} positive and {tuple(neg_score.shape)} negative scores")
+    return F.softplus(pos_score - neg_score).mean()
+
+
+def mutual_learning_kl(student_scores: Tensor, teacher_scores: Tensor, temperature: float = 1.0) -> Tensor:
+    """Deep mutual learning term of GNNMR (Eq. 8): ``mean_rows KL(p_teacher || p_student)``.
+
+    ``student_scores``, ``teacher_scores`` ``[B, C]``: the scores of each row's candidate list
+    (GNNMR: a user's positive and sampled negatives). Each row becomes a distribution
+    ``p = softmax(s / T)``; the KL ``Σ_c p_t log(p_t / p_s)`` is averaged over rows
+    (``batchmean``). The teacher is detached: the term never sends it a gradient.
+    """
+    _check_rows("mutual_learning_kl", student_scores, teacher_scores)
+    if temperature <= 0:
+        raise ValueError(f"mutual_learning_kl: temperature must be positive, got {temperature}")
+    log_student = F.log_softmax(student_scores / temperature, dim=1)
+    log_teacher = F.log_softmax(teacher_scores.detach() / temperature, dim=1)
+    return F.kl_div(log_student, log_teacher, reduction="batchmean", log_target=True)

@@ -20,11 +20,14 @@ first (:func:`topk_items`). ``torch.topk`` alone gives no such guarantee.
 from __future__ import annotations
 
 import math
+import warnings
 
+import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["RANKING_METRICS", "GROUP_NAMES", "topk_items", "topk_hits", "metrics_from_hits", "topk_metrics",
+__all__ = ["RANKING_METRICS", "GROUP_NAMES", "check_k", "topk_items", "topk_hits", "key_hits", "metrics_from_hits",
+           "topk_metrics",
            "rmse", "mae", "catalogue_coverage", "novelty", "gini", "popularity_groups", "group_metrics"]
 
 RANKING_METRICS = ("recall", "ndcg", "precision", "map", "mrr", "hit")
@@ -40,50 +43,92 @@ def _dense_bool(mask: Tensor, shape: torch.Size, name: str) -> Tensor:
     return mask.bool()
 
 
-def topk_items(scores: Tensor, k: int) -> Tensor:
-    """Indices ``[U, k]`` of the ``k`` highest scores per row, best first.
+def check_k(k, name: str = "k") -> int:
+    """``k`` as a positive ``int``; a float, bool or non-positive cut-off is an error, never truncated."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise ValueError(f"{name} must be a positive integer, got {k!r}")
+    if int(k) < 1:
+        raise ValueError(f"{name} must be at least 1, got {k}")
+    return int(k)
 
-    Equal scores are ordered by item index (lower first), also at the cut-off: the items strictly
-    above the ``k``-th score are all kept, and the remaining places go to the lowest-indexed items
-    tied with it. ``-inf`` scores (masked items) rank last. ``k`` is clamped to the number of items.
-    """
-    if scores.ndim != 2:
-        raise ValueError(f"scores must be [U, I], got shape {tuple(scores.shape)}")
-    if torch.isnan(scores).any():
-        raise ValueError("scores contain NaN")
-    k = min(int(k), scores.shape[1])
-    if k < 1:
-        raise ValueError(f"k must be at least 1 and there must be items to rank (k={k}, items={scores.shape[1]})")
+
+def _exact_topk(scores: Tensor, k: int) -> Tensor:
+    """Slow, exact tie rule on whole rows: items strictly above the ``k``-th score, then the
+    lowest-indexed items tied with it; ordered by score, ties by index."""
     kth = torch.topk(scores, k, dim=1).values[:, -1:]
     above = scores > kth
     tied = scores == kth
-    free_places = k - above.sum(1, keepdim=True)
-    chosen = above | (tied & (tied.cumsum(1) <= free_places))
+    chosen = above | (tied & (tied.cumsum(1) <= k - above.sum(1, keepdim=True)))
     index = chosen.nonzero()[:, 1].view(-1, k)  # row-major: ascending item index within each row
     order = torch.sort(scores.gather(1, index), dim=1, descending=True, stable=True).indices
     return index.gather(1, order)
 
 
+def topk_items(scores: Tensor, k: int, margin: int = 8) -> Tensor:
+    """Indices ``[U, k]`` of the ``k`` highest scores per row, best first; ``-1`` where no item is left.
+
+    Equal scores are ordered by item index (lower first), also at the cut-off. A ``-inf`` score
+    marks an item that must not be recommended (masked): it never appears in the output; when a
+    row has fewer than ``k`` finite scores (or ``k`` exceeds the number of items) the list is
+    padded with ``-1``. ``k`` must be a positive integer.
+
+    Speed: one ``torch.topk`` of ``k + margin`` candidates, the tie rule applied among them; only
+    rows whose last candidate still ties with the ``k``-th score (ties that may reach beyond the
+    candidates) are re-ranked exactly on the whole row.
+    """
+    if scores.ndim != 2:
+        raise ValueError(f"scores must be [U, I], got shape {tuple(scores.shape)}")
+    k = check_k(k)
+    n_rows, n_items = scores.shape
+    if n_items == 0:
+        raise ValueError("there are no items to rank")
+    kk = min(k, n_items)
+    width = min(kk + max(int(margin), 0), n_items)
+    values, index = torch.topk(scores, width, dim=1)             # sorted, best first
+    if torch.isnan(values).any():                                # topk ranks NaN above every number
+        raise ValueError("scores contain NaN")
+    by_index = torch.sort(index, dim=1).indices                  # candidates by ascending item index,
+    index, values = index.gather(1, by_index), values.gather(1, by_index)
+    order = torch.sort(values, dim=1, descending=True, stable=True).indices[:, :kk]  # then by score
+    top, top_values = index.gather(1, order), values.gather(1, order)
+    if width < n_items:
+        kth = top_values[:, -1]
+        ambiguous = (values.min(1).values == kth) & (kth > -torch.inf)
+        if ambiguous.any():
+            rows = ambiguous.nonzero().flatten()
+            top[rows] = _exact_topk(scores[rows], kk)
+            top_values[rows] = scores[rows].gather(1, top[rows])
+    top = top.masked_fill(top_values == -torch.inf, -1)
+    if kk < k:
+        top = torch.cat([top, top.new_full((n_rows, k - kk), -1)], dim=1)
+    return top
+
+
 def topk_hits(topk: Tensor, relevant: Tensor) -> Tensor:
-    """Boolean ``[U, k]``: whether each recommended item is relevant to its user.
+    """Boolean ``[U, k]``: whether each recommended item is relevant to its user (``-1``: never).
 
     ``relevant`` is a ``[U, I]`` boolean mask, dense or sparse; a sparse mask is looked up by
     binary search over its sorted ``user · I + item`` keys, never densified.
     """
     if relevant.ndim != 2 or relevant.shape[0] != topk.shape[0]:
         raise ValueError(f"relevant has shape {tuple(relevant.shape)}; expected [{topk.shape[0]}, n_items]")
+    listed = topk >= 0
     if relevant.layout == torch.strided:
-        return relevant.bool().gather(1, topk)
+        return relevant.bool().gather(1, topk.clamp_min(0)) & listed
     n_items = relevant.shape[1]
     coo = relevant.to_sparse_coo().coalesce()
     keys = coo.indices()[0] * n_items + coo.indices()[1]
     keys = keys[coo.values().bool()]
-    if len(keys) == 0:
-        return torch.zeros(topk.shape, dtype=torch.bool, device=topk.device)
     rows = torch.arange(topk.shape[0], device=topk.device).unsqueeze(1)
-    queries = rows * n_items + topk
-    pos = torch.searchsorted(keys, queries).clamp_max(len(keys) - 1)
-    return keys[pos] == queries
+    return key_hits(keys.to(topk.device), rows * n_items + topk.clamp_min(0)) & listed
+
+
+def key_hits(sorted_keys: Tensor, queries: Tensor) -> Tensor:
+    """Whether each query key occurs in ``sorted_keys`` (ascending), by binary search."""
+    if len(sorted_keys) == 0:
+        return torch.zeros(queries.shape, dtype=torch.bool, device=queries.device)
+    pos = torch.searchsorted(sorted_keys, queries).clamp_max(len(sorted_keys) - 1)
+    return sorted_keys[pos] == queries
 
 
 def metrics_from_hits(hits: Tensor, n_relevant: Tensor, k: int | None = None,
@@ -91,12 +136,16 @@ def metrics_from_hits(hits: Tensor, n_relevant: Tensor, k: int | None = None,
     """Per-user ranking metrics ``[U]`` from the hit matrix of a ranked list (formulas: module doc).
 
     ``hits`` is ``[U, K]`` (from :func:`topk_hits`); only its first ``k`` columns are used (all by
-    default), so one top-``max(ks)`` ranking serves every cut-off. ``n_relevant`` ``[U]`` is
-    ``|R|`` and must be at least 1 for every row. ``list_lengths`` ``[U]`` is the number of real
-    items in each list when it is shorter than ``k`` (precision then divides by it); default ``k``.
+    default), so one top-``max(ks)`` ranking serves every cut-off; a ``k`` above ``K`` counts the
+    missing places as misses (precision still divides by ``k``). ``n_relevant`` ``[U]`` is
+    ``|R|`` and must be at least 1 for every row. ``list_lengths`` ``[U]`` is the number of
+    candidates each user actually has, for protocols that rank a short list of rated items
+    (precision then divides by ``min(k, length)``); default ``k``.
     Returning per-user values lets an evaluator sum them over batches of users.
     """
-    k = hits.shape[1] if k is None else min(int(k), hits.shape[1])
+    k = hits.shape[1] if k is None else check_k(k)
+    if k > hits.shape[1]:
+        hits = torch.cat([hits, hits.new_zeros(hits.shape[0], k - hits.shape[1])], dim=1)
     hits = hits[:, :k].float()
     n_relevant = n_relevant.to(hits.device).float()
     if len(n_relevant) != len(hits):
@@ -125,9 +174,12 @@ def topk_metrics(scores: Tensor, relevant: Tensor, k: int, exclude: Tensor | Non
     """Recall, NDCG, precision, MAP, MRR and hit rate at ``k`` (formulas: module doc).
 
     ``scores`` ``[U, I]``; ``relevant`` ``[U, I]`` bool (dense or sparse); ``exclude`` ``[U, I]``
-    bool (dense or sparse) marks items set to ``-inf`` before ranking (e.g. training items).
-    ``k`` larger than the number of items is clamped to it. Averages over users with at least
-    one relevant item.
+    bool (dense or sparse) marks items set to ``-inf`` before ranking (e.g. training items): a
+    masked item is never recommended, so never a hit. A relevant item that is also excluded can
+    never be recommended: it is dropped from that user's relevant set with a warning (users left
+    without a relevant item are skipped). ``k`` above the number of items leaves the remaining
+    places empty (precision still divides by ``k``). Averages over users with at least one
+    relevant item.
     """
     if scores.ndim != 2:
         raise ValueError(f"scores must be [U, I], got shape {tuple(scores.shape)}")
@@ -135,6 +187,7 @@ def topk_metrics(scores: Tensor, relevant: Tensor, k: int, exclude: Tensor | Non
     if exclude is not None:
         exclude = _dense_bool(exclude, scores.shape, "exclude").to(scores.device)
         scores = scores.masked_fill(exclude, -torch.inf)
+        relevant = drop_excluded_relevant(relevant, exclude)
     n_relevant = relevant.sum(1)
     keep = n_relevant > 0
     if not keep.any():
@@ -142,6 +195,16 @@ def topk_metrics(scores: Tensor, relevant: Tensor, k: int, exclude: Tensor | Non
     hits = topk_hits(topk_items(scores[keep], k), relevant[keep])
     per_user = metrics_from_hits(hits, n_relevant[keep])
     return {name: float(value.mean()) for name, value in per_user.items()}
+
+
+def drop_excluded_relevant(relevant: Tensor, exclude: Tensor) -> Tensor:
+    """``relevant & ~exclude``, warning with the count when a relevant item is also excluded."""
+    both = int((relevant & exclude).sum())
+    if both:
+        warnings.warn(f"{both} relevant (user, item) pairs are also excluded from ranking; they can never be "
+                      "recommended and are dropped from the relevant sets", stacklevel=3)
+        return relevant & ~exclude
+    return relevant
 
 
 def _check_pairs(pred: Tensor, target: Tensor) -> None:
@@ -164,8 +227,9 @@ def mae(pred: Tensor, target: Tensor) -> float:
 
 
 def catalogue_coverage(topk: Tensor, n_items: int) -> float:
-    """Share of the catalogue recommended to anyone: ``|∪_u Rec_u^k| / |I|`` (GLEM-Rec Sec. 3.2)."""
-    return len(torch.unique(topk)) / n_items
+    """Share of the catalogue recommended to anyone: ``|∪_u Rec_u^k| / |I|`` (GLEM-Rec Sec. 3.2).
+    Empty places (``-1``) are not items."""
+    return len(torch.unique(topk[topk >= 0])) / n_items
 
 
 def novelty(topk: Tensor, item_popularity: Tensor, n_users: int | None = None) -> float:
@@ -174,12 +238,16 @@ def novelty(topk: Tensor, item_popularity: Tensor, n_users: int | None = None) -
     ``p_i = pop_i / n_users`` when ``n_users`` is given, the GLEM-Rec definition (Sec. 3.2,
     ``|U_i| / |U|`` with ``pop_i`` the number of users who interacted with ``i``); otherwise
     ``p_i = pop_i / Σ_j pop_j``, the share of all interactions. Items never seen are counted as
-    seen once so that the value stays finite. Every list has ``k`` items, so the mean over users
-    of per-user means is the mean over all entries.
+    seen once so that the value stays finite. Empty places (``-1``) are skipped; a user's list
+    counts by its real items.
     """
     popularity = item_popularity.to(topk.device).float().clamp_min(1.0)
     total = float(n_users) if n_users is not None else float(item_popularity.float().sum())
-    return float(-torch.log2(popularity[topk] / total).mean())
+    listed = topk >= 0
+    information = -torch.log2(popularity[topk.clamp_min(0)] / total) * listed
+    per_user = information.sum(1) / listed.sum(1).clamp_min(1)
+    has_list = listed.any(1)
+    return float(per_user[has_list].mean()) if has_list.any() else math.nan
 
 
 def gini(topk: Tensor, n_items: int) -> float:
@@ -188,7 +256,7 @@ def gini(topk: Tensor, n_items: int) -> float:
     With the counts sorted ascending ``c_(1) <= .. <= c_(n)``:
     ``G = Σ_j (2j − n − 1) c_(j) / (n Σ_j c_(j))``.
     """
-    counts = torch.bincount(topk.flatten(), minlength=n_items).float().sort().values
+    counts = torch.bincount(topk[topk >= 0], minlength=n_items).float().sort().values
     j = torch.arange(1, n_items + 1, device=counts.device, dtype=torch.float32)
     return float(((2 * j - n_items - 1) * counts).sum() / (n_items * counts.sum()))
 
@@ -218,7 +286,7 @@ def group_metrics(topk: Tensor, relevant: Tensor, groups: Tensor, k: int | None 
 
     ``<group>_recall``: recall@k with the relevant set restricted to the group's items, averaged
     over users with at least one relevant item in the group (NaN if none has). ``<group>_share``:
-    the fraction of all recommended slots filled by the group's items. ``topk`` ``[U, K]`` (first
+    the fraction of all recommended items (empty ``-1`` places excluded) from the group. ``topk`` ``[U, K]`` (first
     ``k`` columns used), ``relevant`` ``[U, I]`` dense or sparse, ``groups`` ``[I]`` from
     :func:`popularity_groups`.
     """
@@ -232,12 +300,13 @@ def group_metrics(topk: Tensor, relevant: Tensor, groups: Tensor, k: int | None 
         rel_users, rel_items = coo.indices()[:, coo.values().bool()]
     rel_users, rel_items = rel_users.to(topk.device), rel_items.to(topk.device)
     n_users = topk.shape[0]
-    rec_groups = groups[topk]
+    listed = topk >= 0
+    rec_groups = torch.where(listed, groups[topk.clamp_min(0)], -1)  # -1: an empty place
     out = {}
     for g, name in enumerate(GROUP_NAMES):
         n_relevant = torch.bincount(rel_users[groups[rel_items] == g], minlength=n_users).float()
         n_hits = (hits & (rec_groups == g)).sum(1).float()
         has = n_relevant > 0
         out[f"{name}_recall"] = float((n_hits[has] / n_relevant[has]).mean()) if has.any() else math.nan
-        out[f"{name}_share"] = float((rec_groups == g).float().mean())
+        out[f"{name}_share"] = float((rec_groups == g).sum() / listed.sum().clamp_min(1))
     return out

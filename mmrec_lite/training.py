@@ -6,8 +6,13 @@ the model's ``batch_kind`` (pairwise BPR triples or pointwise ratings), Adam ste
 (and after the last) the model is evaluated on ``eval_split``: full ranking
 (:func:`~mmrec_lite.evaluation.evaluate_full`) for ranking metrics such as ``"recall@20"``, or
 the rated items (:func:`~mmrec_lite.evaluation.evaluate_rated`) for ``"rmse"`` / ``"mae"``,
-where lower is better. Early stopping waits ``patience`` evaluations without improvement and
-then restores the best weights.
+where lower is better. One evaluation pass computes every metric at the cut-offs ``ks`` (default
+10 and 20) plus the monitored one. Early stopping waits ``patience`` evaluations without
+improvement and then restores the best weights.
+
+MMRec's ``stopping_step: s`` stops once the best epoch is ``s`` evaluations old *and* the next
+one does not improve either, i.e. after ``s + 1`` evaluations without improvement: it equals
+``patience=s + 1`` here (MMRec's default ``stopping_step: 20`` is ``patience=21``).
 """
 from __future__ import annotations
 
@@ -37,7 +42,9 @@ class History:
     """Per-epoch records of a :func:`fit` run and the best evaluation seen.
 
     ``records``: one dict per epoch with ``"epoch"``, the mean of every loss term, the metrics
-    of the evaluated epochs as ``"<split>/<metric>"`` and ``"seconds"``. ``key`` names the
+    of the evaluated epochs as ``"<split>/<metric>"``, and the wall time split into
+    ``"train_seconds"`` (the epoch's batches), ``"eval_seconds"`` (0 when not evaluated) and
+    their sum ``"seconds"``. ``key`` names the
     monitored metric; ``best`` / ``best_epoch`` its best value and epoch (``None`` before any
     evaluation).
     """
@@ -67,15 +74,17 @@ class History:
         return f"History({len(self.records)} epochs, best {self.key}: {best})"
 
 
-def _evaluator(metric: str, split: str) -> Callable[[Recommender, RecData, torch.device], dict[str, float]]:
-    """A function evaluating a model for ``metric``; checks the metric name up front."""
+def _evaluator(metric: str, split: str, ks: Sequence[int]) -> Callable[[Recommender, RecData, torch.device],
+                                                                       dict[str, float]]:
+    """A function evaluating a model for ``metric`` (and the cut-offs ``ks``) in one pass."""
     if metric in _LOWER_IS_BETTER:
         return lambda model, data, device: evaluate_rated(model, data, split=split, device=device)
     name, _, k = metric.partition("@")
     if name not in RANKING_METRICS or not k.isdigit() or int(k) < 1:
         raise ValueError(f"unknown metric {metric!r}; use one of {', '.join(RANKING_METRICS)} with '@k' "
                          f"(e.g. 'recall@20'), or {' / '.join(_LOWER_IS_BETTER)}")
-    return lambda model, data, device: evaluate_full(model, data, split=split, ks=(int(k),), device=device)
+    cut_offs = tuple(sorted({int(k), *ks}))
+    return lambda model, data, device: evaluate_full(model, data, split=split, ks=cut_offs, device=device)
 
 
 def _batches(model: Recommender, data: RecData, batch_size: int, generator: torch.Generator, device: torch.device):
@@ -94,12 +103,14 @@ def _progress_disabled(progress: bool) -> bool:
 def fit(model: Recommender, data: RecData, epochs: int, batch_size: int, learning_rate: float,
         weight_decay: float = 0.0, eval_every: int | None = 1, patience: int | None = 10, metric: str = "recall@20",
         device: str | torch.device | None = "auto", seed: int = 0, progress: bool = True, eval_split: str = "valid",
-        callbacks: Sequence[Callback] | None = None, optimizer: torch.optim.Optimizer | None = None) -> History:
+        callbacks: Sequence[Callback] | None = None, optimizer: torch.optim.Optimizer | None = None,
+        ks: Sequence[int] = (10, 20)) -> History:
     """Train ``model`` on ``data.train`` with Adam and early stopping; return the :class:`History`.
 
     ``eval_every``: evaluate every N epochs and after the last (``0``/``None``: never, so no
     early stopping). ``patience``: evaluations without improvement before stopping
-    (``0``/``None``: never stop early). The best weights are restored at the end. ``device``:
+    (``0``/``None``: never stop early; MMRec's ``stopping_step: s`` is ``patience=s + 1``). The
+    best weights are restored at the end. ``ks``: the cut-offs recorded at each evaluation. ``device``:
     ``"auto"`` picks CUDA, then MPS, then CPU. ``seed`` seeds Python, NumPy and torch and the
     batch sampler. ``callbacks`` are called as ``callback(model, record)`` after each epoch; one
     returning ``True`` stops training. ``optimizer`` replaces the default
@@ -112,7 +123,7 @@ def fit(model: Recommender, data: RecData, epochs: int, batch_size: int, learnin
     generator = seed_everything(seed)
     model.to(device)
     history = History(metric, eval_split)
-    evaluate = _evaluator(metric, eval_split)
+    evaluate = _evaluator(metric, eval_split, ks)
     if model.batch_kind is None:
         model.eval()
         return history
@@ -133,6 +144,8 @@ def fit(model: Recommender, data: RecData, epochs: int, batch_size: int, learnin
                 totals[name] = totals.get(name, 0.0) + value.detach()
             n_batches += 1
         record = {"epoch": epoch, **{name: float(total) / max(n_batches, 1) for name, total in totals.items()}}
+        record["train_seconds"] = time.perf_counter() - start
+        eval_start = time.perf_counter()
         if eval_every and (epoch % eval_every == 0 or epoch == epochs):
             scores = evaluate(model, data, device)
             record.update({f"{eval_split}/{name}": value for name, value in scores.items() if name != "n_users"})
@@ -142,7 +155,8 @@ def fit(model: Recommender, data: RecData, epochs: int, batch_size: int, learnin
                 best_state = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
             else:
                 stale += 1
-        record["seconds"] = time.perf_counter() - start
+        record["eval_seconds"] = time.perf_counter() - eval_start
+        record["seconds"] = record["train_seconds"] + record["eval_seconds"]
         history.records.append(record)
         bar.set_postfix({key: f"{record[key]:.4f}" for key in ("loss", history.key) if key in record})
         stop_requested = [bool(callback(model, record)) for callback in callbacks or ()]

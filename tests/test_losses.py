@@ -162,3 +162,13 @@ def test_popularity_weighted_mse_by_hand():
     assert popularity_weighted_mse(pred, target, counts, max_count=20).item() == pytest.approx(92 / 3)
     with pytest.raises(ValueError):
         popularity_weighted_mse(pred, target, counts[:2])
+
+
+def test_l2_regularization_styles_against_their_formulas():
+    from mmrec_lite.losses import l2_regularization
+    a = torch.tensor([[3.0, 4.0], [0.0, 0.0]])          # batch of 2 rows; ||a||_F = 5
+    b = torch.tensor([[1.0, 0.0], [0.0, 1.0]])          # ||b||_F = sqrt(2)
+    assert float(l2_regularization(a, b)) == pytest.approx((25 + 2) / 2 / 2)             # Σ ||t||² / (2B)
+    assert float(l2_regularization(a, b, style="mmrec")) == pytest.approx((5 + 2 ** 0.5) / 2)  # Σ ||t||_F / B
+    with pytest.raises(ValueError, match="reg_style"):
+        l2_regularization(a, style="l1")

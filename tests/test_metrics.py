@@ -33,29 +33,40 @@ def test_topk_metrics_by_hand():
     # user 1: ties at 0.5 among items 0, 1, 2, 4 -> the lower indices 0, 1, 2 win; item 4 is cut
     #   -> every metric 0
     # user 2: no relevant item -> not averaged
-    # user 3: item 4 masked -> ranking 3, 2, 1 -> hits [1, 0, 0]; |R| = 3
-    #   recall 1/3, precision 1/3, hit 1, mrr 1, ndcg = 1 / (1 + 1/log2 3 + 1/2), map = 1 / 3
-    out = topk_metrics(SCORES, RELEVANT, 3, exclude=EXCLUDE)
+    # user 3: item 4 is relevant but masked, so it can never be recommended: it is dropped from
+    #   R (with a warning) -> R = {0, 3}; ranking 3, 2, 1 -> hits [1, 0, 0]; |R| = 2
+    #   recall 1/2, precision 1/3, hit 1, mrr 1, ndcg = 1 / (1 + 1/log2 3), map = 1 / 2
+    with pytest.warns(UserWarning, match="1 relevant"):
+        out = topk_metrics(SCORES, RELEVANT, 3, exclude=EXCLUDE)
     ndcg0 = (1 / L3) / (1 + 1 / L3)
-    ndcg3 = 1 / (1 + 1 / L3 + 0.5)
-    expected = {"recall": (1 / 2 + 0 + 1 / 3) / 3, "precision": (1 / 3 + 0 + 1 / 3) / 3, "hit": 2 / 3,
-                "mrr": (1 / 2 + 0 + 1) / 3, "ndcg": (ndcg0 + 0 + ndcg3) / 3, "map": (1 / 4 + 0 + 1 / 3) / 3}
+    ndcg3 = 1 / (1 + 1 / L3)
+    expected = {"recall": (1 / 2 + 0 + 1 / 2) / 3, "precision": (1 / 3 + 0 + 1 / 3) / 3, "hit": 2 / 3,
+                "mrr": (1 / 2 + 0 + 1) / 3, "ndcg": (ndcg0 + 0 + ndcg3) / 3, "map": (1 / 4 + 0 + 1 / 2) / 3}
     assert set(out) == set(expected)
     for key, value in expected.items():
         assert out[key] == pytest.approx(value, abs=1e-6), key
 
 
-def test_k_larger_than_catalogue_is_clamped():
-    # user 0 only, k = 10 -> 5: ranking 0, 2, 4, 3, 1 -> hits at ranks 2 and 4
-    # recall 1, precision 2/5, mrr 1/2, ndcg = (1/log2 3 + 1/log2 5) / (1 + 1/log2 3),
-    # map = (1/2 + 2/4) / min(2, 5)
+def test_k_larger_than_catalogue_leaves_empty_places():
+    # user 0 only, k = 10 over 5 items: ranking 0, 2, 4, 3, 1 and five empty places -> hits at ranks 2, 4
+    # recall 1, precision 2/10 (a list of k places), mrr 1/2, ndcg = (1/log2 3 + 1/log2 5) / (1 + 1/log2 3),
+    # map = (1/2 + 2/4) / min(2, 10)
     out = topk_metrics(SCORES[:1], RELEVANT[:1], 10)
     assert out["recall"] == pytest.approx(1.0)
-    assert out["precision"] == pytest.approx(2 / 5)
+    assert out["precision"] == pytest.approx(2 / 10)
     assert out["mrr"] == pytest.approx(0.5)
     assert out["ndcg"] == pytest.approx((1 / L3 + 1 / math.log2(5)) / (1 + 1 / L3))
     assert out["map"] == pytest.approx(0.5)
-    assert out == topk_metrics(SCORES[:1], RELEVANT[:1], 5)
+    at5 = topk_metrics(SCORES[:1], RELEVANT[:1], 5)
+    assert {k: v for k, v in out.items() if k != "precision"} == {k: v for k, v in at5.items() if k != "precision"}
+
+
+@pytest.mark.parametrize("k", [0, -1, 2.5, 3.0, True, "3"])
+def test_cut_offs_must_be_positive_integers(k):
+    with pytest.raises(ValueError, match="positive integer|at least 1"):
+        topk_metrics(SCORES, RELEVANT, k)
+    with pytest.raises(ValueError, match="positive integer|at least 1"):
+        topk_items(SCORES, k)
 
 
 def test_ties_go_to_lower_index_and_masked_items_rank_last():
@@ -63,7 +74,7 @@ def test_ties_go_to_lower_index_and_masked_items_rank_last():
                            [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
                            [-torch.inf, 1.0, -torch.inf, 1.0, 0.5, 2.0]])
     assert topk_items(scores, 3).tolist() == [[1, 2, 4], [0, 1, 2], [5, 1, 3]]
-    assert topk_items(scores, 6)[2].tolist() == [5, 1, 3, 4, 0, 2]
+    assert topk_items(scores, 6)[2].tolist() == [5, 1, 3, 4, -1, -1]  # masked items are never listed
 
 
 def test_topk_items_matches_stable_sort_on_many_ties():
@@ -71,7 +82,8 @@ def test_topk_items_matches_stable_sort_on_many_ties():
     scores = torch.randint(0, 4, (50, 40), generator=gen).float()
     scores[torch.rand(50, 40, generator=gen) < 0.2] = -torch.inf
     for k in (1, 7, 40):
-        reference = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
+        order = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
+        reference = order.masked_fill(scores.gather(1, order) == -torch.inf, -1)
         assert torch.equal(topk_items(scores, k), reference)
 
 
@@ -89,8 +101,8 @@ def _reference(scores, relevant, k, exclude=None):
             continue
         n += 1
         s = [(-math.inf if exclude is not None and exclude[u, i] else float(scores[u, i])) for i in range(scores.shape[1])]
-        ranking = sorted(range(len(s)), key=lambda i: (-s[i], i))[:min(k, len(s))]
-        kk = len(ranking)
+        ranking = [i for i in sorted(range(len(s)), key=lambda i: (-s[i], i)) if s[i] > -math.inf][:k]
+        kk = k  # a list of k places, empty ones included
         hits = [i in rel for i in ranking]
         dcg = sum(1 / math.log2(r + 2) for r, h in enumerate(hits) if h)
         idcg = sum(1 / math.log2(r + 2) for r in range(min(len(rel), kk)))
@@ -119,6 +131,7 @@ def test_topk_metrics_matches_slow_reference(k):
 
 
 @pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
+@pytest.mark.filterwarnings("ignore:1 relevant")
 def test_sparse_masks_equal_dense_masks():
     dense = topk_metrics(SCORES, RELEVANT, 3, exclude=EXCLUDE)
     assert topk_metrics(SCORES, RELEVANT.to_sparse(), 3, exclude=EXCLUDE.to_sparse()) == dense

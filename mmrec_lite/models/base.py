@@ -12,8 +12,13 @@ batches of named tensors, and scores users against the whole catalogue:
 - ``on_epoch_start(epoch)``: per-epoch work such as edge pruning.
 
 Graph models propagate embeddings over the whole graph; in eval mode :meth:`Recommender.cached`
-keeps the result so that scoring every user propagates once. The cache is dropped whenever the
-mode, the weights or the device change.
+keeps the result so that scoring every user propagates once. The cache is keyed on the version
+counters of every parameter and buffer, so any change of the weights — ``optimizer.step()``, an
+in-place edit, ``load_state_dict`` — makes the next call recompute; switching mode or device drops it too.
+
+Construction takes an optional ``seed``: ``LightGCN(data, seed=3)`` seeds Python, NumPy and torch
+*before* the weights are created (:func:`~mmrec_lite.profiles.seed_everything`), so one seed fixes a
+run end to end together with ``fit(seed=3)``.
 """
 from __future__ import annotations
 
@@ -25,11 +30,21 @@ import torch
 from torch import Tensor
 
 from ..data.recdata import RecData
+from ..profiles import seed_everything
 
 __all__ = ["Recommender", "EmbeddingRecommender"]
 
 
-class Recommender(torch.nn.Module, metaclass=ABCMeta):
+class _SeededConstruction(ABCMeta):
+    """``Model(..., seed=s)`` seeds every generator before ``__init__`` creates the weights."""
+
+    def __call__(cls, *args, seed: int | None = None, **kwargs):
+        if seed is not None:
+            seed_everything(int(seed))
+        return super().__call__(*args, **kwargs)
+
+
+class Recommender(torch.nn.Module, metaclass=_SeededConstruction):
     """Base class: stores ``n_users`` / ``n_items`` and the eval-mode cache."""
 
     batch_kind: str | None = "pairwise"
@@ -73,14 +88,22 @@ class Recommender(torch.nn.Module, metaclass=ABCMeta):
     def on_epoch_start(self, epoch: int) -> None:
         """Called by the trainer before each epoch; nothing to do by default."""
 
+    def _weights_version(self) -> tuple:
+        """The version counter of every parameter and buffer: it moves with each in-place change."""
+        return tuple((id(t), t._version) for t in chain(self.parameters(), self.buffers()))
+
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:
-        """``compute()`` in training mode; in eval mode computed once without gradients and kept."""
+        """``compute()`` in training mode; in eval mode computed once without gradients and kept
+        until a parameter or buffer changes."""
         if self.training:
             return compute()
-        if key not in self._cache:
+        version = self._weights_version()
+        hit = self._cache.get(key)
+        if hit is None or hit[0] != version:
             with torch.no_grad():
-                self._cache[key] = compute()
-        return self._cache[key]
+                hit = (version, compute())
+            self._cache[key] = hit
+        return hit[1]
 
     def train(self, mode: bool = True) -> "Recommender":
         self._cache.clear()
@@ -112,6 +135,13 @@ class EmbeddingRecommender(Recommender):
     def score(self, users: Tensor) -> Tensor:
         user_emb, item_emb = self.embeddings()
         return user_emb[users.to(user_emb.device)] @ item_emb.T
+
+    def score_into(self, users: Tensor, out: Tensor) -> Tensor:
+        """:meth:`score` written into ``out`` (the evaluator's reused buffer): no new ``[B, I]`` tensor."""
+        user_emb, item_emb = self.embeddings()
+        if user_emb.dtype != out.dtype or user_emb.device != out.device:
+            return out.copy_(self.score(users))
+        return torch.matmul(user_emb[users.to(user_emb.device)], item_emb.T, out=out)
 
     def predict(self, users: Tensor, items: Tensor) -> Tensor:
         user_emb, item_emb = self.embeddings()

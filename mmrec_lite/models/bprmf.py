@@ -22,9 +22,9 @@ class BPRMF(EmbeddingRecommender):
 
     batch_kind = "pairwise"
 
-    def __init__(self, data: RecData, embedding_dim: int = 64, reg_weight: float = 1e-4):
+    def __init__(self, data: RecData, embedding_dim: int = 64, reg_weight: float = 1e-4, reg_style: str = "squared"):
         super().__init__(data)
-        self.reg_weight = reg_weight
+        self.reg_weight, self.reg_style = reg_weight, reg_style
         self.user_embedding = torch.nn.Embedding(data.n_users, embedding_dim)
         self.item_embedding = torch.nn.Embedding(data.n_items, embedding_dim)
         torch.nn.init.xavier_normal_(self.user_embedding.weight)
@@ -37,5 +37,5 @@ class BPRMF(EmbeddingRecommender):
         user = self.user_embedding(batch["user"])
         pos, neg = self.item_embedding(batch["pos"]), self.item_embedding(batch["neg"])
         bpr = bpr_loss((user * pos).sum(-1), (user * neg).sum(-1))
-        reg = self.reg_weight * l2_regularization(user, pos, neg)
+        reg = self.reg_weight * l2_regularization(user, pos, neg, style=self.reg_style)
         return {"loss": bpr + reg, "bpr": bpr, "reg": reg}

@@ -6,6 +6,7 @@ denoised user–item graph.
     [ẽ_u; ẽ_i] = mean_{l=0..L} Â_ρ^l [E_user; E_item]                    (LightGCN, pruned Â_ρ)
     e_u = ẽ_u,  e_i = ẽ_i + h_i,  ŷ_ui = e_u · e_i
     L = BPR(e) + λ Σ_m BPR(e_u, W_m x^m_i)                               (modality BPR terms)
+        + λ_reg · reg(E^(0)_batch)                                       (optional; 0 by default)
 
 ``Â_ρ`` is the training graph after degree-sensitive pruning: each epoch keeps ``(1 − ρ)`` of the
 edges, edge ``(u, i)`` drawn with probability ∝ ``1/sqrt(d_u d_i)``; evaluation uses the whole
@@ -21,7 +22,7 @@ from torch import Tensor
 from ..data.recdata import RecData
 from ..graphs import (knn_adjacency, knn_graph, normalized_adjacency, pruned_adjacency, symmetric_spmm,
                       to_csr, unique_pairs)
-from ..losses import bpr_loss
+from ..losses import bpr_loss, l2_regularization
 from .base import EmbeddingRecommender
 
 __all__ = ["FREEDOM", "freedom_item_graph"]
@@ -44,7 +45,8 @@ class FREEDOM(EmbeddingRecommender):
 
     def __init__(self, data: RecData, embedding_dim: int = 64, knn_k: int = 10, image_weight: float = 0.1,
                  n_item_layers: int = 1, n_ui_layers: int = 2, prune_ratio: float = 0.8,
-                 feature_weight: float = 1e-4, text: str | None = "text", image: str | None = "image"):
+                 feature_weight: float = 1e-4, text: str | None = "text", image: str | None = "image",
+                 reg_weight: float = 0.0, reg_style: str = "squared"):
         super().__init__(data)
         names = [name for name in (text, image) if name]
         if not names:
@@ -52,6 +54,7 @@ class FREEDOM(EmbeddingRecommender):
         data.require(*(f"features:{name}" for name in names))
         self.n_item_layers, self.n_ui_layers = n_item_layers, n_ui_layers
         self.prune_ratio, self.feature_weight = prune_ratio, feature_weight
+        self.reg_weight, self.reg_style = reg_weight, reg_style
         self.user_embedding = torch.nn.Embedding(data.n_users, embedding_dim)
         self.item_embedding = torch.nn.Embedding(data.n_items, embedding_dim)
         torch.nn.init.xavier_uniform_(self.user_embedding.weight)
@@ -98,4 +101,6 @@ class FREEDOM(EmbeddingRecommender):
         bpr = bpr_loss((u * items.index_select(0, pos)).sum(-1), (u * items.index_select(0, neg)).sum(-1))
         modal = sum(bpr_loss((u * self.projections[m](self.features[m][pos])).sum(-1),
                              (u * self.projections[m](self.features[m][neg])).sum(-1)) for m in self.features)
-        return {"loss": bpr + self.feature_weight * modal, "bpr": bpr, "modal_bpr": modal}
+        reg = self.reg_weight * l2_regularization(self.user_embedding(user), self.item_embedding(pos),
+                                                  self.item_embedding(neg), style=self.reg_style)
+        return {"loss": bpr + self.feature_weight * modal + reg, "bpr": bpr, "modal_bpr": modal, "reg": reg}

@@ -3,7 +3,8 @@
     E^(k+1) = Â E^(k),   Â = D^{-1/2} A D^{-1/2}                    (Eq. 7, matrix form of Eq. 3)
     E = (E^(0) + E^(1) + ... + E^(K)) / (K + 1)                     (Eq. 8, α_k = 1 / (K + 1))
     ŷ_ui = e_u · e_i                                                (Eq. 5)
-    L = mean −ln σ(ŷ_ui − ŷ_uj) + λ ||E^(0)_batch||² / (2B)         (Eq. 15, BPR on the batch)
+    L = mean −ln σ(ŷ_ui − ŷ_uj) + λ ||E^(0)_batch||² / (2B)         (Eq. 15, BPR on the batch;
+                                                                 reg_style="mmrec": λ ||E^(0)_batch||_F / B)
 
 ``E^(0)`` (Xavier-uniform initialised, as in RecBole) is the only trainable tensor; the
 regulariser acts on the layer-0 embeddings of the batch's users, positives and negatives. The
@@ -30,11 +31,12 @@ class LightGCN(EmbeddingRecommender):
     batch_kind = "pairwise"
 
     def __init__(self, data: RecData, embedding_dim: int = 64, n_layers: int = 3, reg_weight: float = 1e-4,
-                 edge_dropout: float = 0.0):
+                 edge_dropout: float = 0.0, reg_style: str = "squared"):
         super().__init__(data)
         if n_layers < 0 or not 0.0 <= edge_dropout < 1.0:
             raise ValueError(f"need n_layers >= 0 and 0 <= edge_dropout < 1, got {n_layers}, {edge_dropout}")
         self.n_layers, self.reg_weight, self.edge_dropout = n_layers, reg_weight, edge_dropout
+        self.reg_style = reg_style
         self.user_embedding = torch.nn.Embedding(data.n_users, embedding_dim)
         self.item_embedding = torch.nn.Embedding(data.n_items, embedding_dim)
         torch.nn.init.xavier_uniform_(self.user_embedding.weight)
@@ -81,5 +83,5 @@ class LightGCN(EmbeddingRecommender):
         e_user, e_pos, e_neg = users.index_select(0, user), items.index_select(0, pos), items.index_select(0, neg)
         bpr = bpr_loss((e_user * e_pos).sum(-1), (e_user * e_neg).sum(-1))
         reg = self.reg_weight * l2_regularization(self.user_embedding(user), self.item_embedding(pos),
-                                                  self.item_embedding(neg))
+                                                  self.item_embedding(neg), style=self.reg_style)
         return {"loss": bpr + reg, "bpr": bpr, "reg": reg}

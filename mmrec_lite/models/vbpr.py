@@ -28,12 +28,12 @@ class VBPR(EmbeddingRecommender):
     batch_kind = "pairwise"
 
     def __init__(self, data: RecData, embedding_dim: int = 64, features: Sequence[str] = ("image", "text"),
-                 reg_weight: float = 1e-4):
+                 reg_weight: float = 1e-4, reg_style: str = "squared"):
         super().__init__(data)
         if not features:
             raise ValueError("VBPR needs at least one item feature matrix name")
         data.require(*(f"features:{name}" for name in features))
-        self.reg_weight = reg_weight
+        self.reg_weight, self.reg_style = reg_weight, reg_style
         self.register_buffer("content", torch.cat([data.features[name] for name in features], dim=1))
         width = self.content.shape[1]
         self.gamma_user = torch.nn.Embedding(data.n_users, embedding_dim)     # γ_u
@@ -58,5 +58,6 @@ class VBPR(EmbeddingRecommender):
         user, pos, neg = batch["user"], batch["pos"], batch["neg"]
         bpr = bpr_loss((users[user] * items[pos]).sum(-1), (users[user] * items[neg]).sum(-1))
         reg = self.reg_weight * l2_regularization(self.gamma_user(user), self.theta_user(user), self.gamma_item(pos),
-                                                  self.gamma_item(neg), self.item_bias(pos), self.item_bias(neg))
+                                                  self.gamma_item(neg), self.item_bias(pos), self.item_bias(neg),
+                                                  style=self.reg_style)
         return {"loss": bpr + reg, "bpr": bpr, "reg": reg}
