@@ -13,6 +13,8 @@ from nbclient.exceptions import CellExecutionError
 from mmrec_lite import colab
 from mmrec_lite.course import check, is_stripped, make_student_notebook, strip_outputs
 from mmrec_lite.course.__main__ import main
+from mmrec_lite.course.checks import CheckFailed
+from mmrec_lite.course.student import student_colab_url
 from mmrec_lite.course.runner import run_notebook
 
 SOLUTION_1 = '''import math
@@ -28,7 +30,7 @@ def tiny_course_notebook() -> nbformat.NotebookNode:
     """Two exercises: one with a function to write, one without; each followed by its check."""
     cell = nbformat.v4.new_code_cell
     return nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# Tiny chapter\n\n## Exercises"),
+        nbformat.v4.new_markdown_cell(f"# Tiny chapter\n\n{colab.colab_badge('chapter.ipynb')}\n\n## Exercises"),
         cell("from mmrec_lite.course import check"),
         cell(SOLUTION_1, metadata={"tags": ["solution", "hide-input"]}),
         cell('check("Exercise 1", squares, fn=lambda n: [i ** 2 for i in range(n)], cases=[0, 3, 5])',
@@ -88,12 +90,24 @@ def test_check_names_the_failing_case():
         check("Exercise 3", lambda n: n * 2, fn=lambda n: n ** 2, cases=[2, 3])
 
 
-def test_check_lets_the_students_exception_through():
+def test_check_reports_a_stub_as_unsolved_and_lets_other_exceptions_through(capsys):
     def stub(n):
         raise NotImplementedError("Exercise 3: write your solution here")
 
-    with pytest.raises(NotImplementedError):
+    def buggy(n):
+        return n / 0
+
+    expected = ("✗ Exercise 3: your function is still the stub (Exercise 3: write your solution here) — hint: "
+                "replace its `raise NotImplementedError(...)` line by your code, then run this cell again")
+    with pytest.raises(CheckFailed) as failure:
         check("Exercise 3", stub, fn=abs, cases=[1])
+    assert str(failure.value) == expected and capsys.readouterr().out == expected + "\n"
+    assert failure.value.__cause__ is None and failure.value.__suppress_context__
+    assert failure.value._render_traceback_() == [expected]   # what IPython shows instead of a traceback
+    with pytest.raises(CheckFailed, match="— hint: look at the loop"):
+        check("Exercise 3", stub, fn=abs, cases=[1], hint="look at the loop")
+    with pytest.raises(ZeroDivisionError):
+        check("Exercise 3", buggy, fn=abs, cases=[1])
     with pytest.raises(ValueError, match="at least one case"):
         check("Exercise 3", abs, fn=abs)
 
@@ -131,8 +145,26 @@ def test_student_notebook_stops_at_the_first_exercise_and_instructor_notebook_pa
 
     student = make_student_notebook(tiny_course_notebook())
     index, ename, evalue = execute(student, tmp_path)
-    assert (index, ename, evalue) == (3, "NotImplementedError", "Exercise 1: write your solution here")
+    assert (index, ename) == (3, "CheckFailed")
+    assert evalue.startswith("✗ Exercise 1: your function is still the stub (Exercise 1: write your solution here)")
+    error = next(o for o in student.cells[3].outputs if o.output_type == "error")
+    assert error.traceback == [evalue], "the ✗ line, not a traceback through checks.py"
     assert not student.cells[4].outputs, "nothing after the first failing cell runs"
+
+
+def test_student_badge_opens_the_student_copy(tmp_path):
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(tiny_course_notebook(), path)
+    assert main(["student", str(path), "--out", str(tmp_path / "handout"),
+                 "--repository", "https://github.com/teacher/course-fork", "--branch", "spring"]) == 0
+    badge = nbformat.read(tmp_path / "handout" / "chapter.ipynb", as_version=4).cells[0].source
+    assert ("(https://colab.research.google.com/github/teacher/course-fork/blob/spring/handout/chapter.ipynb)"
+            in badge)
+    assert colab.colab_url("chapter.ipynb") not in badge
+    default = make_student_notebook(tiny_course_notebook(), student_colab_url("chapter.ipynb")).cells[0].source
+    owner_and_name = colab.REPOSITORY_URL.removeprefix("https://github.com/")
+    assert f"/github/{owner_and_name}/blob/student/student/chapter.ipynb)" in default
+    assert make_student_notebook(tiny_course_notebook()).cells[0].source == tiny_course_notebook().cells[0].source
 
 
 def test_cli_writes_student_notebooks_and_strips(tmp_path, capsys):
@@ -168,19 +200,22 @@ def test_strip_outputs_clears_outputs_counts_and_run_metadata():
 
 # ---------------------------------------------------------------- runner
 
-def test_runner_injects_the_profile_runs_in_the_notebook_folder_and_reports_errors(tmp_path):
+def test_runner_injects_the_profile_runs_in_the_notebook_folder_and_reports_errors(tmp_path, capfd):
     folder = tmp_path / "notebooks"
     folder.mkdir()
     cell = nbformat.v4.new_code_cell
     nb = nbformat.v4.new_notebook(cells=[
         cell('PROFILE = "full"', metadata={"tags": ["parameters"]}),
-        cell(f'import os\nassert PROFILE == "smoke", PROFILE\nassert os.getcwd() == {str(folder)!r}, os.getcwd()'),
+        cell(f'import os\nassert PROFILE == "smoke", PROFILE\nassert os.getcwd() == {str(folder)!r}, os.getcwd()\n'
+             'assert os.environ["TQDM_DISABLE"]'),
         cell('raise ValueError("broken on purpose")'),
     ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
     nbformat.write(nb, folder / "demo.ipynb")
 
     run = run_notebook(folder / "demo.ipynb", tmp_path / "executed")
     assert run.error is not None and run.error.endswith("ValueError: broken on purpose")
+    if platform.system() != "Windows":  # IPC sockets: no "running over TCP without encryption" warning
+        assert "without encryption" not in capfd.readouterr().err
     assert run.output == tmp_path / "executed" / "demo.ipynb" and run.output.exists()
     assert run.seconds > 0
     assert is_stripped(nbformat.read(folder / "demo.ipynb", as_version=4)), "the source notebook is untouched"
@@ -226,3 +261,33 @@ def test_runner_report_fails_on_errors_and_on_slow_runs_only_when_strict(tmp_pat
     assert report([fast, slow], 90.0, fail_on_slow=False) == 0
     assert report([fast, broken], 90.0, fail_on_slow=False) == 1
     assert "1 over budget" in capsys.readouterr().out
+
+
+def test_book_sources_render_the_executed_notebooks(tmp_path, capsys):
+    root, executed = tmp_path / "repo", tmp_path / "executed"
+    (root / "book").mkdir(parents=True)
+    (root / "notebooks").mkdir()
+    executed.mkdir()
+    (root / "_config.yml").write_text("execute:\n  execute_notebooks: force\n  timeout: 300\n")
+    (root / "_toc.yml").write_text("root: book/intro\n")
+    (root / "book" / "intro.md").write_text("# Intro\n")
+    nbformat.write(tiny_course_notebook(), root / "notebooks" / "chapter.ipynb")
+    ran = tiny_course_notebook()
+    ran.cells.insert(1, nbformat.v4.new_code_cell('PROFILE = "smoke"', metadata={"tags": ["injected-parameters"]}))
+    ran.cells[2].outputs = [nbformat.v4.new_output("stream", text="ran")]
+    ran.metadata["papermill"] = {"duration": 12.5}
+    nbformat.write(ran, executed / "chapter.ipynb")
+
+    out = tmp_path / "staged"
+    assert main(["book-sources", "--root", str(root), "--executed", str(executed), "--out", str(out)]) == 0
+    assert "saving their 12 s of execution" in capsys.readouterr().out
+    staged = nbformat.read(out / "notebooks" / "chapter.ipynb", as_version=4)
+    assert [c.source for c in staged.cells] == [c.source for c in tiny_course_notebook().cells]
+    assert staged.cells[1].outputs[0].text == "ran" and "papermill" not in staged.metadata
+    assert 'execute_notebooks: "off"' in (out / "_config.yml").read_text()
+    assert "timeout: 300" in (out / "_config.yml").read_text()
+    assert (out / "book" / "intro.md").read_text() == "# Intro\n" and (out / "_toc.yml").exists()
+
+    (executed / "chapter.ipynb").unlink()
+    with pytest.raises(FileNotFoundError, match="no executed copy"):
+        main(["book-sources", "--root", str(root), "--executed", str(executed), "--out", str(out)])

@@ -258,3 +258,15 @@ def test_over_seeds_mean_std_and_separation():
     one = over_seeds(lambda s: {"A": {"m": 0.5}, "B": {"m": 0.1}}, seeds=(0,))
     assert one.table().loc["A", "m"] == "0.5000 (1 seed)"
     assert not one.separated("A", "B", "m")
+
+
+def test_fit_records_train_and_eval_time_and_both_cut_offs_in_one_pass():
+    from mmrec_lite.training import fit
+    data = _tiny()
+    model = LightGCN(data, embedding_dim=8, n_layers=1, seed=0)
+    history = fit(model, data, epochs=2, batch_size=64, learning_rate=1e-2, metric="ndcg@5", progress=False,
+                  device="cpu")
+    record = history.records[-1]
+    assert {"valid/recall@10", "valid/ndcg@20", "valid/ndcg@5"} <= set(record)
+    assert record["seconds"] == pytest.approx(record["train_seconds"] + record["eval_seconds"])
+    assert record["train_seconds"] > 0 and record["eval_seconds"] > 0

@@ -8,7 +8,8 @@ from mmrec_lite.data import MissingFieldError, make_synthetic, split_random
 from mmrec_lite.evaluation import evaluate_rated
 from mmrec_lite.features.item_matrix import item_documents
 from mmrec_lite.metrics import popularity_groups
-from mmrec_lite.models.glem_rec import ContrastiveEnhancer, GLEMRec, niche_tail_performance, rated_coverage
+from mmrec_lite.models.glem_rec import ContrastiveEnhancer, GLEMRec
+from mmrec_lite.rated_candidates import niche_tail_performance, rated_coverage
 from mmrec_lite.models.popularity import Popularity
 from mmrec_lite.training import fit
 
@@ -131,14 +132,14 @@ def test_ablation_flags(data):
     full = GLEMRec(data, embedding_dim=8)
     assert full.item_x.shape[1] == no_text.item_x.shape[1] + data.features["text"].shape[1]
     no_processor = GLEMRec(data, embedding_dim=8, use_processor=False)
-    assert hasattr(no_processor, "user_id_embedding") and not hasattr(no_processor, "enhancer")
+    assert not hasattr(no_processor, "enhancer")
     torch.testing.assert_close(no_processor.item_x, data.features["text"])   # text only, no metadata
     assert "contrastive" not in no_processor.loss(_batch(data))
     no_gnn = GLEMRec(data, embedding_dim=8, use_gnn=False)
     assert all(isinstance(layer, torch.nn.ModuleDict) for layer in no_gnn.layers)
-    ids_only = GLEMRec(data, embedding_dim=8, use_text=False, use_processor=False)
-    assert hasattr(ids_only, "item_id_embedding")
-    for model in (no_text, full, no_processor, no_gnn, ids_only):
+    with pytest.raises(ValueError, match="no input features"):
+        GLEMRec(data, use_text=False, use_processor=False)
+    for model in (no_text, full, no_processor, no_gnn):
         terms = model.loss(_batch(data))
         terms["loss"].backward()
         assert torch.isfinite(terms["loss"])
@@ -148,6 +149,89 @@ def test_ablation_flags(data):
             GLEMRec(data)
     finally:
         data.add_features("text", _text_features(data))
+
+
+def _n_parameters(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_without_processor_users_are_the_mean_text_of_their_items_and_no_free_ids(data):
+    """Like-for-like removal: no per-user parameters, users = mean text vector of their distinct items."""
+    model = GLEMRec(data, embedding_dim=8, use_processor=False)
+    assert not any(p.shape[0] in (data.n_users, data.n_items) for p in model.parameters())
+    text = data.features["text"]
+    pairs = {(u, i) for u, i in zip(data.train.user.tolist(), data.train.item.tolist())}
+    for user in (0, 7, 42):
+        mine = sorted(i for u, i in pairs if u == user)
+        torch.testing.assert_close(model.user_x[user], text[mine].mean(0), atol=1e-5, rtol=1e-5)
+    full = GLEMRec(data, embedding_dim=8)
+    # the processor's parameters are exactly the enhancer's plus the wider embedding layers' inputs
+    removed = _n_parameters(full.enhancer) + (full.item_embed[0].in_features - model.item_embed[0].in_features) * 8 \
+        + (full.user_embed[0].in_features - model.user_embed[0].in_features) * 8
+    assert _n_parameters(full) - _n_parameters(model) == removed
+
+
+def test_without_text_the_text_features_do_not_reach_the_output(data):
+    reference = GLEMRec(data, embedding_dim=8, use_text=False, seed=0).eval()
+    saved = data.features["text"]
+    data.features["text"] = torch.randn_like(saved)
+    try:
+        other_text = GLEMRec(data, embedding_dim=8, use_text=False, seed=0).eval()
+    finally:
+        data.features["text"] = saved
+    with torch.no_grad():
+        torch.testing.assert_close(other_text.propagate().item, reference.propagate().item)
+        torch.testing.assert_close(other_text.propagate().user, reference.propagate().user)
+
+
+def test_without_gnn_a_node_ignores_its_neighbours(data):
+    model = GLEMRec(data, embedding_dim=8, use_gnn=False, seed=0).eval()
+    with torch.no_grad():
+        emb = model.propagate()
+        rewired = model.propagate(edge_index=torch.tensor([[0], [0]]))             # one edge only
+        torch.testing.assert_close(rewired.item, emb.item)
+        torch.testing.assert_close(rewired.user, emb.user)
+    with_gnn = GLEMRec(data, embedding_dim=8, seed=0).eval()
+    with torch.no_grad():
+        assert not torch.allclose(with_gnn.propagate(edge_index=torch.tensor([[0], [0]])).item,
+                                  with_gnn.propagate().item)
+
+
+@pytest.mark.parametrize("layer_norm", ["paper", "merged"])
+def test_layer_is_eq3_then_eq4_from_scratch(data, layer_norm):
+    """Every layer against a dense from-scratch SAGE mean aggregation and the two normalisations."""
+    model = GLEMRec(data, embedding_dim=8, n_layers=2, layer_norm=layer_norm, seed=0).eval()
+    user, item = data.train.user, data.train.item
+    adjacency = torch.zeros(data.n_users, data.n_items)
+    adjacency[user, item] = 1.0                                      # repeated pairs count once
+
+    def layer_norm_of(norm, x):
+        centred = x - x.mean(1, keepdim=True)
+        return centred / (centred.square().mean(1, keepdim=True) + norm.eps).sqrt() * norm.weight + norm.bias
+
+    def sage(conv, x_src, x_dst, a_dst_src):
+        mean = a_dst_src @ x_src / a_dst_src.sum(1, keepdim=True).clamp_min(1)
+        return mean @ conv.lin_l.weight.T + conv.lin_l.bias + x_dst @ conv.lin_r.weight.T
+
+    with torch.no_grad():
+        emb = model.propagate()
+        x = {"user": emb.user_initial, "item": emb.item_initial}
+        for j, layer in enumerate(model.layers):
+            m = {"item": sage(layer.convs[("user", "rates", "item")], x["user"], x["item"], adjacency.T),
+                 "user": sage(layer.convs[("item", "rev_rates", "user")], x["item"], x["user"], adjacency)}
+            new = {}
+            for key in x:
+                summed = x[key] + torch.relu(m[key])
+                if layer_norm == "paper":
+                    y = layer_norm_of(model.aggregation_norms[j][key], summed)               # Eq. (3)
+                    new[key] = layer_norm_of(model.norms[j][key], y + x[key])                  # Eq. (4)
+                else:
+                    new[key] = layer_norm_of(model.norms[j][key], summed)
+            x = new
+        alpha = model.initial_residual
+        torch.testing.assert_close(emb.user, x["user"] + alpha * emb.user_initial, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(emb.item, x["item"] + alpha * emb.item_initial, atol=1e-5, rtol=1e-4)
+    assert hasattr(model, "aggregation_norms") == (layer_norm == "paper")
 
 
 def test_trains_and_beats_mean_and_popularity():
@@ -212,3 +296,13 @@ def test_item_stats_block_and_popularity_weight_power(data):
         pred = model.decode(emb.user[batch["user"]], emb.item[batch["item"]])
         omega = (counts.max() / counts[batch["item"]].clamp_min(1)) ** power       # ω_i^p
         torch.testing.assert_close(model.loss(batch)["rating"], (omega * (batch["rating"] - pred) ** 2).mean())
+
+
+def test_the_model_does_not_import_the_evaluator():
+    import ast
+    import inspect
+
+    import mmrec_lite.models.glem_rec as module
+    imported = {node.module for node in ast.walk(ast.parse(inspect.getsource(module)))
+                if isinstance(node, ast.ImportFrom) and node.module}
+    assert not any(name.split(".")[-1] in ("evaluation", "rated_candidates") for name in imported), imported

@@ -173,3 +173,17 @@ def test_rating_statistics_by_hand():
     torch.testing.assert_close(table, expected)
     z = rating_statistics(torch.tensor([0, 0, 2]), torch.tensor([1.0, 3.0, 5.0]), 4)
     torch.testing.assert_close(z.mean(0), torch.zeros(3, dtype=torch.float64))
+
+
+def test_label_proxies_and_diagnostics_are_left_out_by_default():
+    from mmrec_lite.features.item_matrix import numeric_columns
+    meta = pd.DataFrame({"movie_id": [1, 2, 3], "tmdb_budget": [1e6, 0.0, 3e6], "tmdb_runtime": [90.0, 100.0, 80.0],
+                         "tmdb_vote_average": [6.0, 7.5, 5.0], "tmdb_vote_count": [10.0, 300.0, 4.0],
+                         "tmdb_popularity": [1.0, 9.0, 0.5], "tmdb_title_agreement": [1.0, 0.2, 1.0]})
+    assert numeric_columns(meta) == ["tmdb_budget", "tmdb_runtime"]
+    assert numeric_columns(meta, label_proxies=True) == ["tmdb_budget", "tmdb_runtime", "tmdb_vote_average",
+                                                         "tmdb_vote_count", "tmdb_popularity"]
+    default = item_feature_matrix(meta)
+    assert not any(("vote" in c or "popularity" in c or "agreement" in c) for c in default.columns)
+    ablation = item_feature_matrix(meta, numeric=numeric_columns(meta, label_proxies=True))
+    assert "tmdb_vote_average" in ablation.columns

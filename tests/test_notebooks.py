@@ -132,3 +132,15 @@ def test_runs_in_the_smoke_profile(path, tmp_path, monkeypatch):
         monkeypatch.setenv(name, value)
     run = run_notebook(path, tmp_path)
     assert run.error is None, run.error
+
+
+RAW_IN_JUPYTER = re.compile(r"\{(cite|cite:p|cite:t|doc|ref|numref|eq|admonition|note|warning|tip|important)\}")
+
+
+@each_notebook
+def test_markdown_reads_well_outside_the_book(path):
+    """MyST roles and directives show as raw text in Jupyter and Colab: notebooks use plain Markdown
+    (author–year links for citations, relative links to book pages, block quotes for notes)."""
+    offending = [cell.source[:80] for cell in load(path).cells
+                 if cell.cell_type == "markdown" and RAW_IN_JUPYTER.search(cell.source)]
+    assert not offending, f"{path.name}: MyST roles/directives in markdown cells: {offending[:3]}"

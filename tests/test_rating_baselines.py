@@ -93,3 +93,43 @@ def test_knn_ratings_equal_the_dense_formula(model_class, by):
     torch.testing.assert_close(model.predict(users, items, batch_users=7), expected.flatten(), atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(model.predict(users, items, batch_users=7),
                                model.predict(users, items, batch_users=1024))
+
+
+# ---- the trivial rating predictors (models.rating_baselines), by hand on TOY ----------------------
+from mmrec_lite.models import BiasBaseline, GlobalMean, MetadataRidge, UserMean  # noqa: E402
+
+
+def test_global_and_user_means_by_hand():
+    users, items = torch.tensor([0, 1, 2, 3]), torch.tensor([3, 3, 0, 1])
+    torch.testing.assert_close(GlobalMean(TOY).predict(users, items), torch.full((4,), 22 / 7))
+    torch.testing.assert_close(UserMean(TOY).predict(users, items), torch.tensor([4.0, 3.0, 3.0, 2.0]))
+    torch.testing.assert_close(UserMean(TOY).score(torch.tensor([2])), torch.full((1, 4), 3.0))
+
+
+def test_bias_baseline_by_hand():
+    mu = 22 / 7
+    # item biases with shrinkage 1: item 0 {5,4,2}, item 1 {3,2,1}, item 2 {5}, item 3 none
+    b_i = torch.tensor([(11 - 3 * mu) / 4, (6 - 3 * mu) / 4, (5 - mu) / 2, 0.0], dtype=torch.float64)
+    # user 0 rated items 0 (5) and 1 (3); user biases with shrinkage 2
+    b_0 = ((5 - mu - b_i[0]) + (3 - mu - b_i[1])) / 4
+    model = BiasBaseline(TOY, item_shrinkage=1.0, user_shrinkage=2.0)
+    got = model.predict(torch.tensor([0, 0]), torch.tensor([2, 3]))
+    torch.testing.assert_close(got, torch.tensor([mu + b_0 + b_i[2], mu + b_0], dtype=torch.float32))
+    no_shrink = BiasBaseline(TOY, item_shrinkage=0.0, user_shrinkage=0.0)
+    torch.testing.assert_close(no_shrink.item_part - no_shrink.item_part[3],
+                               torch.tensor([11 / 3, 2.0, 5.0, mu]) - mu)
+
+
+def test_metadata_ridge_is_least_squares_on_the_ratings():
+    features = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.5, -1.0]])
+    model = MetadataRidge(TOY, features=features, ridge=1e-3)
+    user_mean = torch.tensor([4.0, 3.0, 3.0, 2.0], dtype=torch.float64)
+    x = torch.cat([features.double(), torch.ones(4, 1, dtype=torch.float64)], 1)
+    design = x[TOY.train.item]                                   # one row per rating
+    target = TOY.train.rating.double() - user_mean[TOY.train.user]
+    w = torch.linalg.solve(design.T @ design + 1e-3 * torch.eye(3, dtype=torch.float64), design.T @ target)
+    torch.testing.assert_close(model.weight.double(), w, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(model.predict(torch.tensor([1]), torch.tensor([3])),
+                               (user_mean[1] + x[3] @ w).float().reshape(1), atol=1e-5, rtol=1e-5)
+    with pytest.raises(Exception, match="glem_meta"):
+        MetadataRidge(TOY)

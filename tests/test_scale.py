@@ -206,3 +206,40 @@ def test_semantic_branch_gradient_is_the_transposed_product(data, graphs):
     ((dense @ (dense @ z)) * weights).sum().backward()
     grad = torch.cat([model.user_embedding.weight.grad, model.item_embedding.weight.grad])
     assert torch.allclose(grad, z.grad, atol=1e-5)
+
+
+def test_propagation_is_eq7_by_hand(toy):
+    """2 users, 3 items: u0 saw i0, i1; u1 saw i1, i2. Degrees u0 = u1 = i1 = 2, i0 = i2 = 1, so
+    Â has 1/√2 on the edges to i0 and i2 and 1/2 on the edges to i1 (Eq. 7); Ĝ is the AND graph
+    of ``toy``, normalised with its row degrees 2, 1, 2, 0 (kept at 1), 1."""
+    import pandas as pd
+    from mmrec_lite.data import from_dataframe
+    frame = pd.DataFrame({"user": [0, 0, 1, 1], "item": [0, 1, 1, 2]})
+    tiny = split_random(from_dataframe(frame), ratios=(1.0, 0.0, 0.0))
+    model = SCALE(tiny, embedding_dim=3, graphs=toy, prune_ratio=0.0, n_interaction_layers=2,
+                  n_semantic_layers=1, seed=0)
+    a, h = 2 ** -0.5, 0.5
+    interaction = torch.tensor([[0, 0, a, h, 0], [0, 0, 0, h, a], [a, 0, 0, 0, 0], [h, h, 0, 0, 0],
+                                [0, a, 0, 0, 0]])
+    semantic = torch.tensor([[0, a, h, 0, 0], [0, 0, 0, 0, 1], [h, 0, 0, a, 0], [0, 0, 0, 0, 0],
+                             [0, 1, 0, 0, 0]])
+    z = torch.cat([model.user_embedding.weight, model.item_embedding.weight]).detach()
+    h_tilde, h_hat = model.propagate()
+    assert torch.allclose(h_tilde, (z + interaction @ z + interaction @ interaction @ z) / 3, atol=1e-6)
+    assert torch.allclose(h_hat, semantic @ z, atol=1e-6)
+    users, items = model.eval().compute_embeddings()
+    assert torch.allclose(torch.cat([users, items]), h_tilde + h_hat, atol=1e-6)
+
+
+def test_scale_reg_style(data, graphs):
+    batch = {"user": torch.tensor([0, 1]), "pos": torch.tensor([3, 4]), "neg": torch.tensor([7, 8])}
+    assert "reg" not in SCALE(data, embedding_dim=8, graphs=graphs).loss(batch)      # Eq. 13: no penalty
+    for style in ("squared", "mmrec"):
+        model = SCALE(data, embedding_dim=8, graphs=graphs, reg_weight=1.0, reg_style=style,
+                      semantic_alignment=False, relation_alignment=False, seed=0)
+        terms = model.loss(batch)
+        e = (model.user_embedding(batch["user"]), model.item_embedding(batch["pos"]), model.item_embedding(batch["neg"]))
+        expected = (sum(t.square().sum() for t in e) / 4 if style == "squared"
+                    else sum(torch.linalg.norm(t) for t in e) / 2)
+        assert torch.allclose(terms["reg"], expected, atol=1e-6)
+        assert torch.allclose(terms["loss"], terms["bpr"] + terms["reg"])

@@ -10,6 +10,12 @@ It prints ``✓ Exercise 2: correct`` or ``✗ Exercise 2: expected …, got …
 breaks fails under papermill and in the book build. Numbers, NumPy arrays, torch tensors (any
 object with ``.detach()``), dicts, lists and tuples are compared recursively; floats with
 ``|got - expected| <= atol + rtol * |expected|``.
+
+A function that is still the student version's stub (it raises ``NotImplementedError``) gets the
+✗ line with the hint too, not a traceback through this module: a failed check raises
+:class:`CheckFailed` (an ``AssertionError``), which IPython and Jupyter display as the ✗ line
+alone, and whose frames pytest hides. Any other exception of the student's function is raised as
+it is, since its traceback points at the bug.
 """
 from __future__ import annotations
 
@@ -20,7 +26,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check"]
+__all__ = ["check", "CheckFailed"]
+
+
+class CheckFailed(AssertionError):
+    """A wrong or missing answer. IPython shows only the message (``_render_traceback_``)."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [str(self)]
 
 
 def check(name: str, value: Any, expected: Any = None, *, fn: Callable | None = None,
@@ -32,6 +45,7 @@ def check(name: str, value: Any, expected: Any = None, *, fn: Callable | None = 
     A case is a tuple of positional arguments, a dict of keyword arguments, or a single argument.
     ``hint`` is added to the message when the answer is wrong.
     """
+    __tracebackhide__ = True  # pytest shows the test's line, not this function
     if fn is None:
         problem = _difference(value, expected, atol, rtol)
         shown_got, shown_want = value, expected
@@ -42,7 +56,12 @@ def check(name: str, value: Any, expected: Any = None, *, fn: Callable | None = 
             raise ValueError(f"{name}: check(..., fn=...) needs at least one case to run")
         problem = shown_got = shown_want = None
         for number, case in enumerate(cases, start=1):
-            got, want = _call(value, case), _call(fn, case)
+            try:
+                got = _call(value, case)
+            except NotImplementedError as stub:
+                _fail(name, f"your function is still the stub ({stub})",
+                      hint or "replace its `raise NotImplementedError(...)` line by your code, then run this cell again")
+            want = _call(fn, case)
             problem = _difference(got, want, atol, rtol)
             if problem is not None:
                 problem = f"on case {number}, {problem}"
@@ -52,9 +71,15 @@ def check(name: str, value: Any, expected: Any = None, *, fn: Callable | None = 
         print(f"✓ {name}: correct")
         return
     advice = problem if hint is None else f"{problem}; {hint}"
-    message = f"✗ {name}: expected {_short(shown_want)}, got {_short(shown_got)} — hint: {advice}"
+    _fail(name, f"expected {_short(shown_want)}, got {_short(shown_got)}", advice)
+
+
+def _fail(name: str, what: str, hint: str) -> None:
+    """Print the ✗ line and raise it as :class:`CheckFailed` (with no chained traceback)."""
+    __tracebackhide__ = True
+    message = f"✗ {name}: {what} — hint: {hint}"
     print(message)
-    raise AssertionError(message)
+    raise CheckFailed(message) from None
 
 
 def _call(function: Callable, case: Any) -> Any:

@@ -5,9 +5,14 @@ folder (``notebooks/``), as in the book build (jupyter-book's default). Papermil
 parameters (by default ``PROFILE="smoke"``) after the cell tagged ``parameters`` and writes the
 executed copy to ``_build/executed/<name>.ipynb`` (which nbval then re-runs to compare outputs);
 the source notebook is never modified.
+
+Kernels talk to papermill over IPC sockets on Linux and macOS (a kernel on TCP warns that it runs
+"over TCP without encryption"), and inherit ``TQDM_DISABLE=1`` unless it is set: a progress bar
+saved in an executed notebook would show frozen at its first frame.
 """
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -36,6 +41,7 @@ def run_notebook(path: str | Path, out_dir: str | Path = "_build/executed",
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    os.environ.setdefault("TQDM_DISABLE", "1")
     path = Path(path)
     output = Path(out_dir) / path.name
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -44,12 +50,22 @@ def run_notebook(path: str | Path, out_dir: str | Path = "_build/executed",
     try:
         papermill.execute_notebook(str(path), str(output), parameters=dict(parameters), kernel_name=kernel,
                                    cwd=str(path.parent.resolve()), progress_bar=False,
-                                   execution_timeout=cell_timeout)
+                                   execution_timeout=cell_timeout, config=_kernel_config())
     except PapermillExecutionError as exc:
         error = f"cell {exc.cell_index}: {exc.ename}: {exc.evalue}"
     except Exception as exc:  # kernel death, cell timeout, unreadable notebook: report, never hide
         error = f"{type(exc).__name__}: {exc}"
     return NotebookRun(path, output, time.perf_counter() - start, error)
+
+
+def _kernel_config():
+    """IPC transport where the system has Unix sockets; TCP (jupyter's default) elsewhere."""
+    from traitlets.config import Config
+
+    config = Config()
+    if os.name == "posix":
+        config.KernelManager.transport = "ipc"
+    return config
 
 
 def run_notebooks(paths: Iterable[str | Path], out_dir: str | Path = "_build/executed",

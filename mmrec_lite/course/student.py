@@ -12,24 +12,39 @@ keeps everything else and replaces the n-th solution cell by:
 
 Running a student notebook therefore stops at the first exercise (inside the stub, or in the
 check cell that calls it) until the student writes an answer.
+
+The Colab badge of the chapter opens the instructor version (with the solutions); the student
+version's badge opens the student copy instead, where the instructor publishes it: by default
+``student/<file>`` on the branch ``student`` of the course repository (``book/instructors.md``).
 """
 from __future__ import annotations
 
 import ast
 import copy
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
 import nbformat
 
+from ..colab import COLAB_URL, REPOSITORY_URL
 from .outputs import strip_outputs
 
-__all__ = ["SOLUTION_TAG", "CHECK_TAG", "EXERCISE_TAG", "make_student_notebook", "stub_source",
-           "write_student_notebooks"]
+__all__ = ["SOLUTION_TAG", "CHECK_TAG", "EXERCISE_TAG", "STUDENT_BRANCH", "make_student_notebook", "stub_source",
+           "student_colab_url", "write_student_notebooks"]
 
 SOLUTION_TAG = "solution"
 CHECK_TAG = "check"
 EXERCISE_TAG = "exercise"
+STUDENT_BRANCH = "student"
+_COLAB_LINK = re.compile(r"\(" + re.escape(COLAB_URL) + r"/github/[^)\s]+\.ipynb\)")
+
+
+def student_colab_url(notebook: str, repository: str = REPOSITORY_URL, branch: str = STUDENT_BRANCH,
+                      folder: str = "student") -> str:
+    """The Colab address of the published student copy ``<folder>/<notebook>`` on ``branch``."""
+    owner_and_name = repository.rstrip("/").removeprefix("https://github.com/")
+    return f"{COLAB_URL}/github/{owner_and_name}/blob/{branch}/{folder.strip('/')}/{notebook}"
 
 
 def stub_source(solution: str, exercise: int) -> str:
@@ -55,12 +70,15 @@ def stub_source(solution: str, exercise: int) -> str:
     return f"{header}\n{ast.unparse(module)}"
 
 
-def make_student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``nb`` with outputs stripped and every ``solution`` cell replaced by its stub."""
+def make_student_notebook(nb: nbformat.NotebookNode, colab_url: str | None = None) -> nbformat.NotebookNode:
+    """A copy of ``nb`` with outputs stripped and every ``solution`` cell replaced by its stub;
+    with ``colab_url``, every Colab link of its Markdown cells (the badge) points there."""
     student = strip_outputs(copy.deepcopy(nb))
     exercise = 0
     for index, cell in enumerate(student.cells):
         tags = cell.metadata.get("tags", [])
+        if cell.cell_type == "markdown" and colab_url is not None:
+            cell.source = _COLAB_LINK.sub(f"({colab_url})", cell.source)
         if cell.cell_type != "code" or SOLUTION_TAG not in tags:
             continue
         exercise += 1
@@ -69,13 +87,16 @@ def make_student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return student
 
 
-def write_student_notebooks(paths: Iterable[str | Path], out_dir: str | Path) -> list[Path]:
-    """Write the student version of each notebook into ``out_dir`` (same file names)."""
+def write_student_notebooks(paths: Iterable[str | Path], out_dir: str | Path, repository: str = REPOSITORY_URL,
+                            branch: str = STUDENT_BRANCH) -> list[Path]:
+    """Write the student version of each notebook into ``out_dir`` (same file names), its badge
+    opening ``<out_dir name>/<file>`` on ``branch`` of ``repository`` in Colab."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for path in map(Path, paths):
         target = out_dir / path.name
-        nbformat.write(make_student_notebook(nbformat.read(path, as_version=4)), target)
+        url = student_colab_url(path.name, repository, branch, out_dir.resolve().name)
+        nbformat.write(make_student_notebook(nbformat.read(path, as_version=4), url), target)
         written.append(target)
     return written

@@ -3,8 +3,9 @@
 ``reviews_<Category>_5.json.gz`` holds one JSON object per line (``reviewerID``, ``asin``,
 ``overall``, ``reviewText``, ``summary``, ``unixReviewTime``, ...). ``meta_<Category>.json.gz``
 holds one product per line; the official 2014 files write Python dict literals (single quotes),
-not strict JSON, so both are accepted. A line that is neither raises a :class:`DataError` naming
-the file and line.
+not strict JSON, so both are accepted. A line that is neither (or that nests too deeply, or is
+not UTF-8) raises a :class:`DataError` naming the file and line; a UTF-8 byte-order mark is
+accepted. Timestamps must be whole numbers inside int64.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import ast
 import gzip
 import json
 import re
+import zlib
 from pathlib import Path
 from typing import Callable
 
@@ -19,9 +21,11 @@ import numpy as np
 import pandas as pd
 
 from ..profiles import data_root
+from .checksums import verify_official
 from .downloads import AMAZON_2014_URL
 from .frame import dense_interactions
 from .recdata import DataError, RecData, resolve_path
+from .safe_io import id_values, int64_values, undecodable
 
 __all__ = ["load_amazon_2014", "read_json_lines"]
 
@@ -31,6 +35,8 @@ _ASIN = re.compile(r"""['"]asin['"]\s*:\s*['"]([^'"]+)['"]""")
 def _parse_line(line: str, python_literals: bool):
     try:
         return json.loads(line)
+    except RecursionError:
+        raise ValueError("nested too deeply to parse") from None
     except json.JSONDecodeError as exc:
         if python_literals:
             try:
@@ -52,7 +58,7 @@ def read_json_lines(path: str | Path, python_literals: bool = False,
     opener = gzip.open if path.suffix == ".gz" else open
     number = 0
     try:
-        with opener(path, "rt", encoding="utf-8") as handle:
+        with opener(path, "rt", encoding="utf-8-sig") as handle:
             for number, line in enumerate(handle, 1):
                 if not line.strip() or (keep is not None and not keep(line)):
                     continue
@@ -64,7 +70,9 @@ def read_json_lines(path: str | Path, python_literals: bool = False,
                     raise DataError(f"{path}, line {number}: expected an object, got {type(record).__name__}")
                 records.append(record)
                 numbers.append(number)
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise undecodable(path, "utf-8") from None
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{path}, after line {number}: cannot be read ({exc})") from None
     if not records:
         raise DataError(f"{path}: no records")
@@ -135,7 +143,8 @@ def _product_metadata(path: Path, asins: np.ndarray) -> tuple[dict[str, list[str
 
 
 def load_amazon_2014(category: str = "Musical_Instruments", root: str | Path | None = None,
-                     meta_path: str | Path | None = None, duplicates: str = "raise") -> RecData:
+                     meta_path: str | Path | None = None, duplicates: str = "raise",
+                     verify: bool | None = None) -> RecData:
     """An Amazon 2014 5-core category as an unsplit :class:`RecData` (ratings 1..5, timestamps).
 
     ``root`` defaults to ``profiles.data_root()/"amazon-2014-5core"`` (fetch with
@@ -143,6 +152,8 @@ def load_amazon_2014(category: str = "Musical_Instruments", root: str | Path | N
     ``user, item`` (dense), ``text`` (reviewText), ``summary``, ``rating``, ``timestamp``.
     Product metadata (``meta_path``, default ``root/meta_<category>.json.gz`` when present) adds
     ``item_text`` title/description, ``item_categories`` and ``item_images`` (image URLs).
+    A review file with a pinned official sha256 is checked first (``verify=False`` or
+    ``MMREC_VERIFY=0`` for a modified copy).
     """
     folder = Path(root).expanduser() if root is not None else data_root() / "amazon-2014-5core"
     path = folder / f"reviews_{category}_5.json.gz"
@@ -150,16 +161,18 @@ def load_amazon_2014(category: str = "Musical_Instruments", root: str | Path | N
         raise DataError(f"Amazon 2014 reviews not found: {path}. Download them with "
                         f"mmrec_lite.data.ensure_amazon_2014({category!r}) or by hand from "
                         f"{AMAZON_2014_URL.format(file=path.name)}")
+    verify_official(path, "amazon-2014-5core", verify)
     records, numbers = read_json_lines(path)
     frame = pd.DataFrame.from_records(records)
 
     def where(row: int) -> str:
         return f"{path}, line {numbers[row]}"
 
-    users = _required(frame, "reviewerID", where, path).astype(str)
-    items = _required(frame, "asin", where, path).astype(str)
+    users = id_values(_required(frame, "reviewerID", where, path), "reviewerID", where, "user").astype(str)
+    items = id_values(_required(frame, "asin", where, path), "asin", where, "item").astype(str)
     ratings = _required(frame, "overall", where, path)
-    times = (_numbers(_required(frame, "unixReviewTime", where, path), "unixReviewTime", where).astype(np.int64)
+    times = (int64_values(_numbers(_required(frame, "unixReviewTime", where, path), "unixReviewTime", where),
+                          "unixReviewTime", where, what="a whole-number timestamp")
              if "unixReviewTime" in frame else np.zeros(len(frame), np.int64))
     table = pd.DataFrame({"user": users, "item": items, "rating": ratings, "timestamp": times})
     dense = dense_interactions(table, where=where, rating="rating", timestamp="timestamp",

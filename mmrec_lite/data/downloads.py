@@ -1,59 +1,67 @@
-"""Downloads into the data cache: official URLs, sha256 checks, atomic writes, retries, safe unpacking.
+"""Downloads into the data cache: official URLs, sha256 checks, atomic and concurrent-safe writes,
+retries, and archive extraction that resolves links itself.
 
-- :func:`download` writes ``<dest>.part`` and renames it only once complete and verified, so an
-  interrupted or corrupt transfer never leaves a file that looks finished.
-- :func:`safe_extract` refuses archive members that would land outside the target folder.
+- :func:`download` streams into a part file private to the process (``.<name>.<pid>-<random>.part``)
+  while holding a lock on the destination, checks that part file (length, pinned sha256, or, when
+  the server sends no length and nothing is pinned, the archive's own integrity) and only then
+  moves it onto ``dest``. Two processes fetching one file never share bytes; the one that waits
+  for the lock reuses the finished file.
+- :func:`safe_extract` reads every member first and refuses absolute paths, ``..``, paths that go
+  through a link, links that resolve outside the archive (resolved here, member by member,
+  whatever the Python version) and devices. Links are never created on disk: a link to a file of
+  the archive is written as a copy of it. Members are written into a staging folder beside
+  ``dest`` and moved into place only when every member has been read without a CRC or
+  truncation error.
 - ``ensure_*`` fetch a dataset into ``profiles.data_root()`` unless it is already there. With
   ``MMREC_OFFLINE`` set, or when the network fails, they raise a :class:`DataError` naming the URL
-  and the folder to fill by hand. Kaggle files cannot be fetched without an account: for them the
-  error says where to download and where to put each file.
+  and the folder to fill by hand. A damaged cached archive is fetched again once; when that is
+  impossible the error names the file to delete. Kaggle files cannot be fetched without an
+  account: for them the error says where to download and where to put each file.
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import http.client
 import os
+import secrets
 import shutil
+import stat
 import tarfile
 import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from tqdm.auto import tqdm
 
 from ..profiles import data_root, is_offline
+from .checksums import ML100K_SHA256, OFFICIAL_FILES, sha256_of, verify_official
 from .recdata import DataError
 
-__all__ = ["download", "safe_extract", "sha256_of", "ensure_movielens_100k", "ensure_amazon_2014",
+try:
+    import fcntl
+except ImportError:  # Windows: per-process part files alone keep downloads safe
+    fcntl = None
+
+__all__ = ["download", "safe_extract", "check_archive", "sha256_of", "ensure_movielens_100k", "ensure_amazon_2014",
            "ensure_movies_dataset", "movies_dataset_instructions", "ML100K_URL", "ML100K_SHA256",
            "AMAZON_2014_URL", "AMAZON_2014_SHA256", "MOVIES_DATASET_URL"]
 
 ML100K_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
-#: sha256 of the extracted files of the official GroupLens archive.
-ML100K_SHA256 = {
-    "u.data": "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490",
-    "u.item": "553841ebc7de3a0fd0d6b62a204ea30c1e651aacfb2814c7a6584ac52f2c5701",
-}
 AMAZON_2014_URL = "https://snap.stanford.edu/data/amazon/productGraph/categoryFiles/{file}"
-AMAZON_2014_SHA256 = {
-    "reviews_Musical_Instruments_5.json.gz": "08c80fd5a66639eb40b7f81a2153470270fe3f7e86d22b1b78b22b9d4c24a82e",
-}
+AMAZON_2014_SHA256 = {name: pin.sha256 for name, pin in OFFICIAL_FILES["amazon-2014-5core"].items()}
 MOVIES_DATASET_URL = "https://www.kaggle.com/datasets/rounakbanik/the-movies-dataset"
 MOVIES_DATASET_FILES = ("ratings_small.csv", "links_small.csv", "movies_metadata.csv", "keywords.csv", "credits.csv")
 
 _CHUNK = 1 << 20
 _RETRYABLE = (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError)
-
-
-def sha256_of(path: str | Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+_ARCHIVE_ERRORS = (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, OSError, NotImplementedError)
+_MAX_LINK_DEPTH = 32
 
 
 def _fill_by_hand(url: str, dest: Path, why: str) -> DataError:
@@ -61,12 +69,31 @@ def _fill_by_hand(url: str, dest: Path, why: str) -> DataError:
                      f"(folder {dest.parent}), or set MMREC_DATA to a folder that has it.")
 
 
-def _fetch(url: str, part: Path, timeout: float, progress: bool) -> str:
-    """Stream ``url`` into ``part``; return its sha256. Raises on short reads."""
+@contextmanager
+def _locked(dest: Path):
+    """Hold an exclusive lock on ``.<dest name>.lock`` beside ``dest`` (no-op without ``fcntl``)."""
+    lock_path = dest.with_name(f".{dest.name}.lock")
+    handle = open(lock_path, "a+b")
+    try:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
+    finally:
+        lock_path.unlink(missing_ok=True)  # a waiter holding the old inode re-checks ``dest`` anyway
+        handle.close()
+
+
+def _fetch(url: str, part: Path, timeout: float, progress: bool) -> tuple[str, bool]:
+    """Stream ``url`` into ``part``; return its sha256 and whether completeness is known.
+
+    Completeness is known when the server sent a Content-Length (checked here) or used chunked
+    encoding (``http.client`` raises on a cut). Raises on short reads.
+    """
     digest, received = hashlib.sha256(), 0
     with urllib.request.urlopen(url, timeout=timeout) as response, open(part, "wb") as out:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
+        chunked = "chunked" in (response.headers.get("Transfer-Encoding") or "").lower()
         with tqdm(total=total, unit="B", unit_scale=True, desc=part.name[:-5], disable=not progress) as bar:
             for block in iter(lambda: response.read(_CHUNK), b""):
                 out.write(block)
@@ -75,7 +102,17 @@ def _fetch(url: str, part: Path, timeout: float, progress: bool) -> str:
                 bar.update(len(block))
     if total is not None and received != total:
         raise http.client.IncompleteRead(b"", total - received)
-    return digest.hexdigest()
+    return digest.hexdigest(), total is not None or chunked
+
+
+def _reusable(dest: Path, sha256: str | None) -> bool:
+    """True when ``dest`` exists and matches the pin; raises when it exists and does not."""
+    if not dest.exists():
+        return False
+    if sha256 is not None and sha256_of(dest) != sha256:
+        raise DataError(f"{dest} exists but its sha256 differs from the pinned {sha256}; "
+                        f"delete {dest} to download it again")
+    return True
 
 
 def download(url: str, dest: str | Path, sha256: str | None = None, retries: int = 3, backoff: float = 1.0,
@@ -83,25 +120,39 @@ def download(url: str, dest: str | Path, sha256: str | None = None, retries: int
     """Download ``url`` to ``dest`` atomically and return ``dest``.
 
     An existing ``dest`` is reused when its sha256 matches (or none is pinned); one that does not
-    match raises rather than being overwritten. The bytes go to ``dest + ".part"``, which is
-    renamed onto ``dest`` only after a complete transfer with the expected sha256 (otherwise it is
-    deleted). Network errors, time-outs and 5xx/408/429 answers are retried ``retries`` times
-    with exponential back-off (``backoff * 2**attempt`` seconds).
+    match raises, naming the file to delete, rather than being overwritten. The bytes go to a part
+    file of this process, which replaces ``dest`` only after a transfer that is complete (length,
+    or chunked encoding) and has the pinned sha256; without both a length and a pin, only a
+    ``.zip``/``.gz``/``.tar*`` that passes :func:`check_archive` is kept. Concurrent calls for one
+    ``dest`` take turns on a lock file. Network errors, time-outs and 5xx/408/429 answers are
+    retried ``retries`` times with exponential back-off (``backoff * 2**attempt`` seconds).
     """
     dest = Path(dest).expanduser()
-    if dest.exists():
-        if sha256 is not None and sha256_of(dest) != sha256:
-            raise DataError(f"{dest} exists but its sha256 differs from the pinned {sha256}; "
-                            "delete it to download it again")
+    if _reusable(dest, sha256):
         return dest
     if is_offline():
         raise _fill_by_hand(url, dest, "offline: MMREC_OFFLINE is set")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_suffix(dest.suffix + ".part")
+    with _locked(dest):
+        if _reusable(dest, sha256):  # another process finished it while we waited
+            return dest
+        part = dest.with_name(f".{dest.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
+        try:
+            digest, complete = _fetch_with_retries(url, dest, part, retries, backoff, progress, timeout)
+            if sha256 is not None and digest != sha256:
+                raise DataError(f"sha256 mismatch for {url}: expected {sha256}, got {digest}; nothing was saved")
+            if sha256 is None and not complete:
+                _accept_unverified(url, part, dest)
+            os.replace(part, dest)
+        finally:
+            part.unlink(missing_ok=True)
+    return dest
+
+
+def _fetch_with_retries(url, dest, part, retries, backoff, progress, timeout) -> tuple[str, bool]:
     for attempt in range(retries + 1):
         try:
-            digest = _fetch(url, part, timeout, progress)
-            break
+            return _fetch(url, part, timeout, progress)
         except urllib.error.HTTPError as exc:
             part.unlink(missing_ok=True)
             if (exc.code < 500 and exc.code not in (408, 429)) or attempt == retries:
@@ -110,83 +161,234 @@ def download(url: str, dest: str | Path, sha256: str | None = None, retries: int
             part.unlink(missing_ok=True)
             if attempt == retries:
                 raise _fill_by_hand(url, dest, f"{type(exc).__name__}: {exc} after {retries + 1} attempts") from exc
-        except BaseException:
-            part.unlink(missing_ok=True)
-            raise
         time.sleep(backoff * 2 ** attempt)
-    if sha256 is not None and digest != sha256:
-        part.unlink()
-        raise DataError(f"sha256 mismatch for {url}: expected {sha256}, got {digest}; nothing was saved")
-    os.replace(part, dest)
-    return dest
+    raise AssertionError("unreachable")
 
 
-def _member_target(name: str, dest: Path, archive: Path) -> Path:
-    """Where an archive member would land; raises if that is outside ``dest``."""
+def _accept_unverified(url: str, part: Path, dest: Path) -> None:
+    """A transfer of unknown length with no pinned sha256 is kept only if it is an intact archive."""
+    if not _archive_kind(dest):
+        raise DataError(f"{url}: the server sent no Content-Length and no sha256 is pinned, so a cut transfer "
+                        f"cannot be told from a complete one; nothing was saved as {dest}. Pass sha256=... "
+                        "or download it by hand")
+    try:
+        check_archive(part, kind=_archive_kind(dest))
+    except DataError as exc:
+        raise DataError(f"{url}: the transfer is incomplete or damaged ({exc}); nothing was saved as {dest}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# archives
+
+def _archive_kind(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith(".zip"):
+        return "zip"
+    if name.endswith((".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")):
+        return "tar"
+    if name.endswith(".gz"):
+        return "gz"
+    return None
+
+
+def check_archive(path: str | Path, kind: str | None = None) -> None:
+    """Read a ``.zip`` / ``.tar*`` / ``.gz`` to the end, checking CRCs; raise :class:`DataError` if damaged."""
+    path = Path(path)
+    kind = kind or _archive_kind(path)
+    try:
+        if kind == "zip":
+            with zipfile.ZipFile(path) as zf:
+                bad = zf.testzip()
+            if bad is not None:
+                raise DataError(f"{path}: damaged or truncated archive (member {bad!r} fails its CRC check)")
+        elif kind == "tar":
+            with tarfile.open(path) as tf:
+                for member in tf:
+                    if member.isfile():
+                        shutil.copyfileobj(tf.extractfile(member), _Discard())
+        elif kind == "gz":
+            with gzip.open(path, "rb") as handle:
+                shutil.copyfileobj(handle, _Discard())
+        else:
+            raise DataError(f"{path}: not a zip, tar or gzip file")
+    except _ARCHIVE_ERRORS as exc:
+        raise DataError(f"{path}: damaged or truncated archive ({type(exc).__name__}: {exc})") from None
+
+
+class _Discard:
+    def write(self, block: bytes) -> int:
+        return len(block)
+
+
+class _Member(NamedTuple):
+    """An archive entry: normalised path parts, kind (file, dir, symlink, hardlink), link text, source."""
+
+    parts: tuple[str, ...]
+    kind: str
+    link: str
+    source: object
+
+
+def _parts(name: str, archive: Path) -> tuple[str, ...]:
     pure = PurePosixPath(name.replace("\\", "/"))
     if pure.is_absolute() or ".." in pure.parts or (pure.parts and ":" in pure.parts[0]):
         raise DataError(f"{archive}: unsafe member path {name!r} (absolute or '..'); nothing extracted")
-    target = (dest / pure).resolve()
-    if target != dest and dest not in target.parents:
-        raise DataError(f"{archive}: member {name!r} would be written outside {dest}; nothing extracted")
-    return target
+    return tuple(p for p in pure.parts if p not in ("", "."))
 
 
-def _check_tar_member(member: tarfile.TarInfo, dest: Path, archive: Path) -> None:
-    target = _member_target(member.name, dest, archive)
-    if member.issym() or member.islnk():
-        base = target.parent if member.issym() else dest
-        if PurePosixPath(member.linkname).is_absolute():
-            raise DataError(f"{archive}: link {member.name!r} -> {member.linkname!r} is absolute; nothing extracted")
-        linked = (base / member.linkname).resolve()
-        if linked != dest and dest not in linked.parents:
-            raise DataError(f"{archive}: link {member.name!r} -> {member.linkname!r} escapes {dest}; "
-                            "nothing extracted")
-    elif not (member.isfile() or member.isdir()):
-        raise DataError(f"{archive}: member {member.name!r} is a device or pipe; nothing extracted")
+def _zip_members(zf: zipfile.ZipFile, archive: Path) -> list[_Member]:
+    members = []
+    for info in zf.infolist():
+        mode = info.external_attr >> 16
+        if info.is_dir():
+            kind, link = "dir", ""
+        elif stat.S_ISLNK(mode):
+            kind, link = "symlink", zf.read(info).decode("utf-8", "replace")
+        elif stat.S_IFMT(mode) in (0, stat.S_IFREG):
+            kind, link = "file", ""
+        else:
+            raise DataError(f"{archive}: member {info.filename!r} is a device or pipe; nothing extracted")
+        members.append(_Member(_parts(info.filename, archive), kind, link, info))
+    return members
+
+
+def _tar_members(tf: tarfile.TarFile, archive: Path) -> list[_Member]:
+    members = []
+    for info in tf.getmembers():
+        if info.isdir():
+            kind = "dir"
+        elif info.issym():
+            kind = "symlink"
+        elif info.islnk():
+            kind = "hardlink"
+        elif info.isfile():
+            kind = "file"
+        else:
+            raise DataError(f"{archive}: member {info.name!r} is a device or pipe; nothing extracted")
+        members.append(_Member(_parts(info.name, archive), kind, info.linkname, info))
+    return members
+
+
+class _Plan(NamedTuple):
+    files: dict[tuple[str, ...], object]          # path -> archive member to write
+    copies: dict[tuple[str, ...], tuple[str, ...]]  # link path -> the file path it resolves to
+    dirs: set[tuple[str, ...]]
+
+
+def _plan(members: list[_Member], archive: Path) -> _Plan:
+    """Check every member and resolve every link inside the archive; raise before anything is written."""
+    symlinks = {m.parts: m for m in members if m.kind == "symlink"}
+    files = {m.parts: m.source for m in members if m.kind == "file"}
+    dirs = {m.parts for m in members if m.kind == "dir"}
+
+    def refuse(member: _Member, why: str):
+        raise DataError(f"{archive}: member {'/'.join(member.parts)!r} {why}; nothing extracted")
+
+    def resolve(parts: tuple[str, ...], member: _Member, depth: int = 0) -> tuple[str, ...]:
+        out: list[str] = []
+        for part in parts:
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if not out:
+                    refuse(member, f"-> {member.link!r} escapes the extraction folder")
+                out.pop()
+                continue
+            out.append(part)
+            link = symlinks.get(tuple(out))
+            if link is not None:
+                if depth >= _MAX_LINK_DEPTH:
+                    refuse(member, "is part of a link loop")
+                out = list(resolve(link.parts[:-1] + tuple(link.link.split("/")), member, depth + 1))
+        return tuple(out)
+
+    copies = {}
+    for member in members:
+        through = next((member.parts[:i] for i in range(1, len(member.parts)) if member.parts[:i] in symlinks), None)
+        if through is not None:
+            refuse(member, f"goes through the link {'/'.join(through)!r}")
+        if not member.parts and member.kind != "dir":
+            refuse(member, "has an empty name")
+        if member.kind in ("symlink", "hardlink"):
+            if member.link.startswith("/") or PurePosixPath(member.link).is_absolute():
+                refuse(member, f"-> {member.link!r} is an absolute link")
+            base = member.parts[:-1] if member.kind == "symlink" else ()
+            target = resolve(base + tuple(member.link.split("/")), member)
+            if target not in files:
+                refuse(member, f"-> {member.link!r} does not resolve to a file of the archive")
+            if member.parts in files or member.parts in dirs:
+                refuse(member, "is both a link and a file or folder")
+            copies[member.parts] = target
+    return _Plan(files, copies, dirs)
+
+
+def _write(open_member, plan: _Plan, staging: Path) -> None:
+    for parts in sorted(plan.dirs):
+        (staging.joinpath(*parts)).mkdir(parents=True, exist_ok=True)
+    for parts, source in plan.files.items():
+        target = staging.joinpath(*parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open_member(source) as handle, open(target, "wb") as out:
+            shutil.copyfileobj(handle, out, _CHUNK)
+    for parts, target in plan.copies.items():
+        path = staging.joinpath(*parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(staging.joinpath(*target), path)
 
 
 def safe_extract(archive: str | Path, dest: str | Path) -> list[Path]:
     """Extract a zip or tar archive into ``dest``, refusing unsafe members; returns the file paths.
 
-    Every member is checked before anything is written: absolute paths, ``..`` components and
-    links pointing outside ``dest`` raise a :class:`DataError` and nothing is extracted.
+    Every member is checked before anything is written (see the module docstring); then the
+    archive is extracted into a staging folder beside ``dest`` and its top-level entries are moved
+    into ``dest`` (replacing entries of the same name) only when every member was read intact.
     """
     archive, dest = Path(archive), Path(dest).expanduser()
     dest.mkdir(parents=True, exist_ok=True)
     dest = dest.resolve()
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            names = zf.namelist()
-            targets = [_member_target(n, dest, archive) for n in names]
-            zf.extractall(dest)
-        return [t for t, n in zip(targets, names) if not n.endswith("/")]
-    if tarfile.is_tarfile(archive):
-        with tarfile.open(archive) as tf:
-            members = tf.getmembers()
-            for member in members:
-                _check_tar_member(member, dest, archive)
-            tf.extractall(dest, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
-        return [dest / m.name for m in members if not m.isdir()]
-    raise DataError(f"{archive}: not a zip or tar archive")
-
-
-def ensure_movielens_100k(root: str | Path | None = None, url: str = ML100K_URL) -> Path:
-    """The ``ml-100k`` folder under ``root`` (default ``data_root()``), downloaded if missing.
-
-    The zip is unpacked into a temporary folder, ``u.data`` and ``u.item`` are checked against
-    the pinned sha256 of the official release, and only then is ``ml-100k/`` moved into place.
-    """
-    root = Path(root).expanduser() if root is not None else data_root()
-    folder = root / "ml-100k"
-    if all((folder / f).exists() for f in ML100K_SHA256):
-        return folder
-    if folder.exists():
-        raise DataError(f"{folder} exists but lacks {sorted(ML100K_SHA256)}; complete it from {url} or remove it")
+    delete_hint = f"delete {archive} and fetch it again"
     try:
-        archive = download(url, root / "ml-100k.zip")
-    except DataError as exc:
-        raise DataError(f"{exc} Then unzip it in {root} so that {folder / 'u.data'} exists.") from exc
+        if zipfile.is_zipfile(archive):
+            container = zipfile.ZipFile(archive)
+            members, opener = _zip_members(container, archive), container.open
+        elif tarfile.is_tarfile(archive):
+            container = tarfile.open(archive)
+            members, opener = _tar_members(container, archive), container.extractfile
+        elif _archive_kind(archive) in ("zip", "tar"):
+            raise DataError(f"{archive}: damaged or truncated {_archive_kind(archive)} archive; {delete_hint}")
+        else:
+            raise DataError(f"{archive}: not a zip or tar archive")
+    except _ARCHIVE_ERRORS as exc:
+        raise DataError(f"{archive}: damaged or truncated archive ({type(exc).__name__}: {exc}); {delete_hint}") from None
+    staging = dest.parent / f".{dest.name}.extract-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        with container:
+            plan = _plan(members, archive)
+            staging.mkdir()
+            _write(opener, plan, staging)
+    except _ARCHIVE_ERRORS as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise DataError(f"{archive}: damaged or truncated archive ({type(exc).__name__}: {exc}); nothing "
+                        f"extracted; {delete_hint}") from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    for entry in sorted(staging.iterdir()):
+        target = dest / entry.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+        os.replace(entry, target)
+    staging.rmdir()
+    return [dest.joinpath(*parts) for parts in [*plan.files, *plan.copies]]
+
+
+# ---------------------------------------------------------------------------------------------
+# dataset fetchers
+
+def _unpack_movielens(archive: Path, root: Path, folder: Path) -> None:
+    """Extract ``archive`` into a staging folder, check the pinned files, move ``ml-100k/`` into place."""
     staging = root / ".ml-100k.extracting"
     shutil.rmtree(staging, ignore_errors=True)
     try:
@@ -199,6 +401,38 @@ def ensure_movielens_100k(root: str | Path | None = None, url: str = ML100K_URL)
         os.replace(staging / "ml-100k", folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def ensure_movielens_100k(root: str | Path | None = None, url: str = ML100K_URL, verify: bool | None = None) -> Path:
+    """The ``ml-100k`` folder under ``root`` (default ``data_root()``), downloaded if missing.
+
+    The zip is unpacked into a temporary folder, ``u.data`` and ``u.item`` are checked against
+    the pinned sha256 of the official release, and only then is ``ml-100k/`` moved into place.
+    An existing folder is verified too (``verify=False`` or ``MMREC_VERIFY=0`` for a modified
+    copy). A cached zip that is damaged or not the release is fetched again once (online).
+    """
+    root = Path(root).expanduser() if root is not None else data_root()
+    folder = root / "ml-100k"
+    if all((folder / f).exists() for f in ML100K_SHA256):
+        for name in ML100K_SHA256:
+            verify_official(folder / name, "ml-100k", verify)
+        return folder
+    if folder.exists():
+        raise DataError(f"{folder} exists but lacks {sorted(ML100K_SHA256)}; complete it from {url} or remove it")
+    archive = root / "ml-100k.zip"
+    cached = archive.exists()
+    try:
+        download(url, archive)
+    except DataError as exc:
+        raise DataError(f"{exc} Then unzip it in {root} so that {folder / 'u.data'} exists.") from exc
+    try:
+        _unpack_movielens(archive, root, folder)
+    except DataError:
+        if not cached or is_offline():
+            raise
+        archive.unlink()  # a stale or damaged cached zip: fetch it once more
+        download(url, archive)
+        _unpack_movielens(archive, root, folder)
     return folder
 
 

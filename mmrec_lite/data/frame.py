@@ -8,6 +8,10 @@ Every loader goes through two steps kept here:
 2. :func:`dense_interactions` turns raw ``user, item[, rating, timestamp]`` columns into dense
    0-based ids (sorted raw ids, or a given catalogue), checking ratings, unknown ids and duplicate
    ``(user, item)`` pairs.
+
+Shared checks (:mod:`.safe_io`) keep every bad value a :class:`DataError`: UTF-8 files may start
+with a byte-order mark, integers must fit in int64, ids are integers or strings (never NaN, lists or
+fractional floats), timestamps are whole numbers inside int64 and a catalogue lists each raw id once.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .recdata import DataError, Interactions, RecData, resolve_path
+from .safe_io import INT64_LIMIT, id_values, int64_values, text_encoding, undecodable
 
 __all__ = ["TableSource", "DenseInteractions", "dense_interactions", "from_dataframe", "catalogue_index"]
 
@@ -32,7 +37,21 @@ def _finite_float(text: str) -> float:
     return value
 
 
-_CASTS = {"int64": int, "float64": _finite_float, "str": str}
+def _int64(text: str) -> int:
+    value = int(text)
+    if not -INT64_LIMIT <= value < INT64_LIMIT:
+        raise ValueError(text)
+    return value
+
+
+_CASTS = {"int64": _int64, "float64": _finite_float, "str": str}
+
+
+def _problem(value: str, dtype: str) -> str:
+    """Why ``value`` failed its cast (for the message)."""
+    if dtype != "int64":
+        return "is not a finite number"
+    return "does not fit in 64 bits (int64)" if value.strip().lstrip("+-").isdigit() else "is not an integer"
 
 
 @dataclass(frozen=True)
@@ -52,6 +71,7 @@ class TableSource:
 
     def __post_init__(self):
         object.__setattr__(self, "path", resolve_path(self.path, "data file"))
+        object.__setattr__(self, "encoding", text_encoding(self.encoding))
 
     def read(self, columns: dict[str, str], optional: dict[str, str] | None = None) -> pd.DataFrame:
         """The requested columns (plus the ``optional`` ones the header has), every value typed."""
@@ -73,7 +93,7 @@ class TableSource:
                 frame = pd.read_csv(self.path, sep=self.sep, header=0 if self.header else None, names=names,
                                     index_col=False, encoding=self.encoding, quoting=self.quoting,
                                     keep_default_na=False, na_values=[""], dtype=every_column)
-        except (ValueError, UnicodeDecodeError, pd.errors.ParserWarning) as exc:
+        except (ValueError, OverflowError, UnicodeDecodeError, pd.errors.ParserWarning) as exc:
             self._raise_first_bad_record(dtypes, n_fields, exc)
         frame = frame[list(dtypes)]
         floats = [c for c, t in dtypes.items() if t == "float64"]
@@ -97,8 +117,11 @@ class TableSource:
         return csv.reader(handle, delimiter=self.sep, quoting=self.quoting)
 
     def _header(self) -> list[str]:
-        with open(self.path, encoding=self.encoding, newline="") as handle:
-            first = next(self._reader(handle), None)
+        try:
+            with open(self.path, encoding=self.encoding, newline="") as handle:
+                first = next(self._reader(handle), None)
+        except UnicodeDecodeError:
+            raise undecodable(self.path, self.encoding) from None
         if not first:
             raise DataError(f"{self.path}: empty file (expected a header line)")
         return first
@@ -127,10 +150,10 @@ class TableSource:
                     try:
                         _CASTS[dtype](value)
                     except ValueError:
-                        raise DataError(f"{self.path}, line {line}: field {column!r} is not "
-                                        f"{'an integer' if dtype == 'int64' else 'a finite number'}: {value!r}") from None
-        except UnicodeDecodeError as bad:
-            raise DataError(f"{self.path}: not valid {self.encoding} text ({bad})") from None
+                        raise DataError(f"{self.path}, line {line}: field {column!r} {_problem(value, dtype)}: "
+                                        f"{value!r}") from None
+        except UnicodeDecodeError:
+            raise undecodable(self.path, self.encoding) from None
         raise DataError(f"{self.path}: could not be parsed ({exc})") from exc
 
 
@@ -149,8 +172,14 @@ class DenseInteractions(NamedTuple):
 
 
 def catalogue_index(catalogue: np.ndarray, values: np.ndarray, where: Callable[[int], str], what: str) -> np.ndarray:
-    """Position of each value in ``catalogue`` (raw ids); unknown values raise, naming the first."""
-    codes = pd.Index(catalogue).get_indexer(values)
+    """Position of each value in ``catalogue`` (raw ids); unknown values and a catalogue that lists
+    one raw id twice raise, naming the first."""
+    index = pd.Index(catalogue)
+    if not index.is_unique:
+        repeated = _plain(index[index.duplicated()][0])
+        raise DataError(f"{where(0)}: the {what} catalogue these rows refer to lists raw id {repeated!r} "
+                        "more than once")
+    codes = index.get_indexer(values)
     unknown = np.flatnonzero(codes < 0)
     if len(unknown):
         row = int(unknown[0])
@@ -176,10 +205,7 @@ def dense_interactions(frame: pd.DataFrame, *, where: Callable[[int], str], user
         raise DataError(f"{where(0)}: no interactions")
     codes = {}
     for side, column, catalogue in (("user", user, user_ids), ("item", item, item_ids)):
-        values = frame[column].to_numpy()
-        missing = np.flatnonzero(pd.isna(values))
-        if len(missing):
-            raise DataError(f"{where(int(missing[0]))}: empty {side} id in column {column!r}")
+        values = id_values(frame[column], column, where, side)
         if catalogue is None:
             try:
                 catalogue = np.unique(values)
@@ -188,7 +214,8 @@ def dense_interactions(frame: pd.DataFrame, *, where: Callable[[int], str], user
         codes[side] = (catalogue_index(catalogue, values, where, side), np.asarray(catalogue))
     (user_code, user_ids), (item_code, item_ids) = codes["user"], codes["item"]
     ratings = None if rating is None else _checked_ratings(frame[rating], rating_range, where)
-    times = None if timestamp is None else frame[timestamp].to_numpy(dtype=np.int64)
+    times = None if timestamp is None else int64_values(_numeric(frame[timestamp]), timestamp, where,
+                                                         what="a whole-number timestamp")
     pair = pd.Series(user_code.astype(np.int64) * len(item_ids) + item_code)
     repeated = pair.duplicated(keep="first").to_numpy()
     if repeated.any() and duplicates == "raise":
@@ -203,6 +230,14 @@ def dense_interactions(frame: pd.DataFrame, *, where: Callable[[int], str], user
                                             None if ratings is None else ratings[rows],
                                             None if times is None else times[rows])
     return DenseInteractions(interactions, user_ids, item_ids, rows)
+
+
+def _numeric(values: pd.Series) -> np.ndarray:
+    """A column as a NumPy array, nullable dtypes as float (``pd.NA`` -> NaN, refused downstream)."""
+    if isinstance(values.dtype, pd.api.extensions.ExtensionDtype):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan) if values.dtype.kind in "iuf" \
+            else values.to_numpy(dtype=object)
+    return values.to_numpy()
 
 
 def _checked_ratings(values: pd.Series, rating_range: tuple[float, float] | None,

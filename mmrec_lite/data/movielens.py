@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..profiles import data_root
+from .checksums import verify_official
 from .frame import TableSource, dense_interactions
 from .movies_dataset import read_links, tmdb_side_information
 from .recdata import DataError, RecData
@@ -68,9 +69,11 @@ def _read_genres(path: Path) -> list[str]:
     return table["genre"].tolist()
 
 
-def _read_items(root: Path) -> tuple[pd.DataFrame, list[str]]:
+def _read_items(root: Path, verify: bool | None) -> tuple[pd.DataFrame, list[str]]:
     """``u.item`` sorted by movie id, ``release_date`` parsed, with one ``genre:<name>`` flag column
     per genre."""
+    for name in ("u.genre", "u.item"):
+        verify_official(root / name, "ml-100k", verify)
     genres = _read_genres(root / "u.genre")
     source = _pipe_file(root / "u.item")
     items = source.read({**_ITEM_FIELDS, **{f"genre:{g}": "int64" for g in genres}})
@@ -97,10 +100,11 @@ def _release_dates(items: pd.DataFrame, source: TableSource) -> pd.Series:
     return dates
 
 
-def _read_users(root: Path) -> pd.DataFrame | None:
+def _read_users(root: Path, verify: bool | None) -> pd.DataFrame | None:
     """``u.user`` sorted by user id (``None`` when the file is absent)."""
     if not (root / "u.user").exists():
         return None
+    verify_official(root / "u.user", "ml-100k", verify)
     source = _pipe_file(root / "u.user")
     users = source.read(_USER_FIELDS)
     repeated = np.flatnonzero(users["user_id"].duplicated().to_numpy())
@@ -129,11 +133,13 @@ def _posters(folder: Path, movie_ids: np.ndarray) -> list[str | None]:
 
 
 def _join_tmdb(folder: Path, movie_ids: np.ndarray, item_text: dict, item_meta: pd.DataFrame,
-               posters: bool) -> tuple[dict, pd.DataFrame, list | None]:
+               posters: bool, verify: bool | None) -> tuple[dict, pd.DataFrame, list | None]:
     """Add TMDB text, ``tmdb_*`` metadata columns and poster paths to the MovieLens items."""
     metadata_file = next((f for f in _METADATA_FILES if (folder / f).exists()), None)
     if metadata_file is None:
         raise DataError(f"{folder}: no TMDB metadata file (expected one of {list(_METADATA_FILES)})")
+    for name in (metadata_file, "links.csv"):
+        verify_official(folder / name, "ml-100k-tmdb", verify)
     tmdb_ids = read_links(folder / "links.csv", "movie_id", "tmdb_id").reindex(movie_ids)
     side = tmdb_side_information(folder, metadata_file, tmdb_ids)
     item_text = {**item_text, **{k: v for k, v in side.text.items() if k != "title"}}
@@ -153,7 +159,7 @@ def _join_tmdb(folder: Path, movie_ids: np.ndarray, item_text: dict, item_meta: 
 
 
 def load_movielens_100k(root: str | Path | None = None, tmdb_root: str | Path | bool | None = None,
-                        posters: bool = True, duplicates: str = "raise") -> RecData:
+                        posters: bool = True, duplicates: str = "raise", verify: bool | None = None) -> RecData:
     """MovieLens-100K as an unsplit :class:`RecData` (explicit ratings 1..5, timestamps).
 
     ``root`` defaults to ``profiles.data_root()/"ml-100k"`` (fetch it with
@@ -166,14 +172,19 @@ def load_movielens_100k(root: str | Path | None = None, tmdb_root: str | Path | 
     TMDB ``overview`` / ``tagline`` (+ ``keywords``, ``cast``, ``director`` when those files exist)
     to ``item_text``, TMDB columns prefixed ``tmdb_`` to ``item_meta``, and, with ``posters``,
     ``item_images`` as poster paths (``None`` where missing).
+
+    Files with an official name are checked against the release's sha256 (and ``u.data`` against
+    its 100,000 lines) wherever they are found; ``verify=False`` (or ``MMREC_VERIFY=0``) loads a
+    deliberately modified copy.
     """
     root = Path(root).expanduser() if root is not None else data_root() / "ml-100k"
     if not (root / "u.data").exists():
         raise DataError(f"MovieLens-100K not found: {root / 'u.data'} is missing. Download it with "
                         "mmrec_lite.data.ensure_movielens_100k() or unzip ml-100k.zip from "
                         "https://files.grouplens.org/datasets/movielens/ there.")
-    items, genres = _read_items(root)
-    users = _read_users(root)
+    verify_official(root / "u.data", "ml-100k", verify)
+    items, genres = _read_items(root, verify)
+    users = _read_users(root, verify)
     movie_ids = items["movie_id"].to_numpy()
     source = TableSource(root / "u.data", sep="\t", header=False, quoting=csv.QUOTE_NONE)
     ratings = source.read({"user": "int64", "item": "int64", "rating": "float64", "timestamp": "int64"})
@@ -187,7 +198,7 @@ def load_movielens_100k(root: str | Path | None = None, tmdb_root: str | Path | 
     item_images = None
     tmdb_folder = _resolve_tmdb_root(tmdb_root)
     if tmdb_folder is not None:
-        item_text, item_meta, item_images = _join_tmdb(tmdb_folder, movie_ids, item_text, item_meta, posters)
+        item_text, item_meta, item_images = _join_tmdb(tmdb_folder, movie_ids, item_text, item_meta, posters, verify)
     flags = items[[f"genre:{g}" for g in genres]].to_numpy().astype(bool)
     genre_names = np.asarray(genres, dtype=object)
     return RecData(name="ml-100k", user_ids=dense.user_ids, item_ids=dense.item_ids,

@@ -17,6 +17,7 @@ literals such as ``[{'id': 16, 'name': 'Animation'}]``; they are read with ``ast
 from __future__ import annotations
 
 import ast
+import re
 import warnings
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -25,9 +26,11 @@ import numpy as np
 import pandas as pd
 
 from ..profiles import data_root
+from .checksums import verify_official
 from .downloads import movies_dataset_instructions
 from .frame import TableSource, dense_interactions
 from .recdata import DataError, RecData, resolve_path
+from .safe_io import undecodable
 
 __all__ = ["load_movies_dataset", "read_tmdb_table", "read_links", "tmdb_side_information", "TmdbSide"]
 
@@ -41,13 +44,24 @@ def read_tmdb_table(path: str | Path) -> pd.DataFrame:
     """A TMDB CSV (``movies_metadata``, ``keywords``, ``credits``) indexed by its integer ``id``.
 
     Rows with a wrong field count or a non-integer ``id`` are skipped; repeated ids keep their
-    first row. Both counts are warned about and stored in ``attrs["skipped_rows"]`` and
+    first row. An empty, non-UTF-8 or truncated file (e.g. cut inside a quoted field) raises a
+    :class:`DataError` naming the file and, where known, the line. Both counts are warned about and stored in ``attrs["skipped_rows"]`` and
     ``attrs["duplicate_ids"]``.
     """
     path = resolve_path(path, "TMDB table")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", pd.errors.ParserWarning)
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, on_bad_lines="warn")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, on_bad_lines="warn", encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise undecodable(path, "utf-8") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: empty file (expected a header line with an 'id' column)") from None
+    except pd.errors.ParserError as exc:
+        row = re.search(r"row (\d+)", str(exc))
+        where = f"{path}, line {int(row.group(1)) + 1}" if row else str(path)
+        raise DataError(f"{where}: cannot be parsed as CSV, the file is probably truncated or damaged "
+                        f"({str(exc).strip()})") from None
     bad_lines = [w for w in caught if issubclass(w.category, pd.errors.ParserWarning)]
     if "id" not in frame.columns:
         raise DataError(f"{path}: missing column 'id'; the header has {list(frame.columns)}")
@@ -203,17 +217,20 @@ def tmdb_side_information(folder: Path, metadata_file: str, tmdb_ids: pd.Series,
     return TmdbSide(text, meta["genres"].tolist(), meta, malformed, skipped)
 
 
-def load_movies_dataset(root: str | Path | None = None, cast_top: int = 5, duplicates: str = "raise") -> RecData:
+def load_movies_dataset(root: str | Path | None = None, cast_top: int = 5, duplicates: str = "raise",
+                        verify: bool | None = None) -> RecData:
     """The Movies Dataset: ``ratings_small.csv`` (+ TMDB text, genres and metadata when present).
 
     ``root`` defaults to ``profiles.data_root()/"the-movies-dataset"``. Items are the rated
     ``movieId``s (sorted); items without metadata keep empty text. Without
     ``movies_metadata.csv`` the dataset carries no item text. Skipped rows and malformed values
-    are in ``item_meta.attrs["skipped_rows"]`` / ``["malformed"]``.
+    are in ``item_meta.attrs["skipped_rows"]`` / ``["malformed"]``. ``ratings_small.csv`` is checked
+    against the release's sha256 (``verify=False`` or ``MMREC_VERIFY=0`` for a modified copy).
     """
     folder = Path(root).expanduser() if root is not None else data_root() / "the-movies-dataset"
     if not (folder / "ratings_small.csv").exists():
         raise DataError(movies_dataset_instructions(folder))
+    verify_official(folder / "ratings_small.csv", "the-movies-dataset", verify)
     source = TableSource(folder / "ratings_small.csv")
     frame = source.read({"userId": "int64", "movieId": "int64", "rating": "float64", "timestamp": "int64"})
     dense = dense_interactions(frame, where=source.where, user="userId", item="movieId", rating="rating",

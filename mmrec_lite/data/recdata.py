@@ -8,6 +8,7 @@ raises a :class:`MissingFieldError` naming the missing field.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-__all__ = ["Interactions", "KnowledgeGraph", "RecData", "MissingFieldError", "DataError"]
+__all__ = ["Interactions", "KnowledgeGraph", "RecData", "MissingFieldError", "DataError", "ColdStartWarning"]
 
 
 class DataError(ValueError):
@@ -25,6 +26,10 @@ class DataError(ValueError):
 
 class MissingFieldError(DataError):
     """A chapter asked for side information that this dataset does not carry."""
+
+
+class ColdStartWarning(UserWarning):
+    """A valid/test split holds users or items that have no training interaction."""
 
 
 @dataclass(frozen=True)
@@ -254,6 +259,35 @@ class RecData:
     def user_degree(self, split: str = "train") -> torch.Tensor:
         part = self.interactions if split == "all" else self._split(split)
         return torch.bincount(part.user, minlength=self.n_users)
+
+    def cold_start_users(self, split: str = "test") -> torch.Tensor:
+        """Dense ids (sorted) of users with interactions in ``split`` but none in training.
+
+        A model scores them with an embedding no gradient ever reached; the splitters and
+        :func:`~mmrec_lite.data.load_mmrec` warn when there are any, and an evaluation can report
+        or exclude them with this list.
+        """
+        return self._cold("user", split)
+
+    def cold_start_items(self, split: str = "test") -> torch.Tensor:
+        """Dense ids (sorted) of items with interactions in ``split`` but none in training."""
+        return self._cold("item", split)
+
+    def _cold(self, side: str, split: str) -> torch.Tensor:
+        n = self.n_users if side == "user" else self.n_items
+        seen = torch.bincount(getattr(self.train, side), minlength=n) > 0
+        present = torch.bincount(getattr(self._split(split), side), minlength=n) > 0
+        return torch.nonzero(present & ~seen).flatten()
+
+    def warn_cold_start(self, stacklevel: int = 3) -> None:
+        """Warn once per split when valid/test holds users absent from training (cold items, common
+        after a random split, are listed by :meth:`cold_start_items` but not warned about)."""
+        for split in ("valid", "test"):
+            users = len(self.cold_start_users(split))
+            if users:
+                warnings.warn(f"{self.name}: the {split} split has {users} user(s) without training interactions; "
+                              "models score them with untrained embeddings (list them with "
+                              f"data.cold_start_users({split!r}))", ColdStartWarning, stacklevel=stacklevel)
 
     # ---- side information -----------------------------------------------------------------
     def require(self, *fields: str) -> None:

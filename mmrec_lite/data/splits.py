@@ -5,6 +5,11 @@ hold every interaction, each split in the original interaction order. All three 
 (NumPy): interactions are sorted by (user, random key or time) once and each row's position
 inside its user's group decides its split; there is no loop over users. The seeded random keys
 come from a ``torch.Generator``.
+
+Cold start is reported, never silent: a split whose valid/test part holds users or items with no
+training interaction emits a :class:`~mmrec_lite.data.recdata.ColdStartWarning` naming the counts
+(``RecData.cold_start_users(split)`` lists them). The per-user splitters never create such users;
+the global time cut can.
 """
 from __future__ import annotations
 
@@ -50,7 +55,9 @@ def _with_labels(data: RecData, order: np.ndarray, label_in_order: np.ndarray) -
     label = np.empty(len(order), dtype=np.int64)
     label[order] = label_in_order
     parts = [data.interactions.select(torch.from_numpy(np.flatnonzero(label == code))) for code in range(3)]
-    return data.with_splits(*parts)
+    split = data.with_splits(*parts)
+    split.warn_cold_start(stacklevel=4)
+    return split
 
 
 def _interactions(data: RecData) -> tuple[np.ndarray, int]:

@@ -40,7 +40,8 @@ from ..data.recdata import DataError, Interactions, MissingFieldError, RecData
 from ..profiles import resolve_device
 
 __all__ = ["FeatureMatrix", "clean_text", "parse_names", "item_documents", "item_feature_matrix",
-           "user_feature_matrix", "rating_statistics", "DOCUMENT_FIELDS", "CATEGORICAL_COLUMNS"]
+           "user_feature_matrix", "rating_statistics", "numeric_columns", "DOCUMENT_FIELDS", "CATEGORICAL_COLUMNS",
+           "LABEL_PROXY_COLUMNS", "DIAGNOSTIC_COLUMNS"]
 
 DOCUMENT_FIELDS = ("title", "tagline", "overview", "description", "genres", "keywords", "cast", "crew",
                    "production_companies")
@@ -50,6 +51,8 @@ SOURCE_PREFIX = "tmdb_"
 LOG_SCALED = ("budget", "revenue", "popularity", "vote_count")
 ZERO_IS_MISSING = ("budget", "revenue", "runtime")        # TMDB stores "unknown" as 0
 ID_COLUMNS = ("id", "movie_id", "tmdb_id", "imdb_id", "item", "item_id")
+LABEL_PROXY_COLUMNS = ("vote_average", "vote_count", "popularity")   # TMDB's crowd ratings and traffic
+DIAGNOSTIC_COLUMNS = ("title_agreement",)            # the loader's own data-cleaning score
 SECONDS_PER_DAY = 86400.0
 
 _TAG = re.compile(r"<[^>]+>")
@@ -286,11 +289,18 @@ def _numeric_block(meta: pd.DataFrame, columns: Sequence[str], log_scaled: Seque
     return np.hstack(parts), names
 
 
-def _default_numeric(meta: pd.DataFrame) -> list[str]:
-    """Non-boolean numeric columns that are neither ids nor dates."""
+def numeric_columns(meta: pd.DataFrame, label_proxies: bool = False) -> list[str]:
+    """The numeric columns :func:`item_feature_matrix` uses by default, as an explicit list.
+
+    Non-boolean numeric columns that are neither ids, dates, loader diagnostics
+    (:data:`DIAGNOSTIC_COLUMNS`) nor, unless ``label_proxies``, rating-derived columns
+    (:data:`LABEL_PROXY_COLUMNS`: another site's ratings of the same item are a proxy of the
+    label a rating model predicts; include them only as a labelled ablation).
+    """
+    excluded = set(ID_COLUMNS) | set(DIAGNOSTIC_COLUMNS) | (set() if label_proxies else set(LABEL_PROXY_COLUMNS))
     return [c for c in meta.columns
             if pd.api.types.is_numeric_dtype(meta[c]) and not pd.api.types.is_bool_dtype(meta[c])
-            and _base(c) not in ID_COLUMNS and c not in DATE_COLUMNS]
+            and _base(c) not in excluded and c not in DATE_COLUMNS]
 
 
 def _require_columns(meta: pd.DataFrame, columns: Sequence[str], what: str) -> None:
@@ -313,7 +323,8 @@ def item_feature_matrix(meta: pd.DataFrame, text: torch.Tensor | None = None,
     - ``categorical`` (default: the columns of :data:`CATEGORICAL_COLUMNS` present): multi-hot
       over the ``top_n`` most frequent names plus ``=other`` and ``:missing``; ``categories``
       (e.g. ``data.item_categories``) is the ``genres`` block when the table has no ``genres``;
-    - ``numeric`` (default: every non-boolean numeric column except ids and dates): ``log1p``
+    - ``numeric`` (default: :func:`numeric_columns`, every non-boolean numeric column except ids,
+      dates, loader diagnostics and rating-derived label proxies): ``log1p``
       for ``log_scaled`` columns, 0 read as missing for ``zero_is_missing`` columns (TMDB's
       unknown budget / revenue / runtime), median fill with a ``:missing`` flag, standardised;
     - ``text`` ``[N, d]`` from the semantic extractor is appended unchanged.
@@ -335,7 +346,7 @@ def item_feature_matrix(meta: pd.DataFrame, text: torch.Tensor | None = None,
     else:
         _require_columns(meta, [c for c in categorical if not (c == "genres" and categories is not None)],
                          "categorical")
-    numeric = _default_numeric(meta) if numeric is None else list(numeric)
+    numeric = numeric_columns(meta) if numeric is None else list(numeric)
     _require_columns(meta, numeric, "numeric")
 
     parts: list[tuple[str, np.ndarray, list[str]]] = []

@@ -63,9 +63,11 @@ def _gram_columns(atoms: Tensor, max_gram_bytes: int) -> tuple[GramColumns, Tens
     if n * n * atoms.element_size() <= max_gram_bytes:
         gram = atoms @ atoms.T
         flat = gram.view(-1)  # one flat index_select is about twice as fast as 2-D fancy indexing
+        index_dtype = torch.int32 if n * n < 2**31 else torch.long  # half the index traffic
 
         def gather(ids: Tensor, candidates: Tensor) -> Tensor:
-            return flat.index_select(0, (ids.unsqueeze(1) * n + candidates).view(-1)).view(candidates.shape)
+            index = torch.add(candidates.to(index_dtype), (ids * n).to(index_dtype).unsqueeze(1))
+            return flat.index_select(0, index.view(-1)).view(candidates.shape)
         return gather, gram
     return (lambda ids, candidates: (atoms[ids] @ atoms.T).gather(1, candidates)), None
 
@@ -84,11 +86,13 @@ def _gram_omp(alpha: Tensor, candidates: Tensor, gram_columns: GramColumns, n_no
     step_active = torch.zeros(b, steps, dtype=torch.float64, device=device)
     chol = torch.zeros(b, steps, steps, dtype=torch.float64, device=device)  # G[S, S] = L Lᵀ
     columns = torch.empty(b, steps, k, dtype=alpha.dtype, device=device)     # G[S, :] over the candidates
-    corr = alpha
+    corr, magnitude = alpha.unsqueeze(1), torch.empty_like(alpha)            # corr: [b, 1, k]
+    candidate_ids = candidates.to(torch.int32) if candidates.max() < 2**31 else candidates
     for t in range(steps):
-        best, j = corr.abs().max(dim=1)                                     # line 3: argmax |<d_j, r>|
+        best, j = torch.abs(corr.squeeze(1), out=magnitude).max(dim=1)      # line 3: argmax |<d_j, r>|
         active &= (best > tol) & ~support[rows, j]                          # residual explained: stop
-        g = gram_columns(candidates[rows, j], candidates)                   # G[:, j] over the candidates
+        g = columns[:, t]
+        g.copy_(gram_columns(candidates[rows, j], candidate_ids))           # G[:, j] over the candidates
         v = g.gather(1, chosen[:, :t]).double().unsqueeze(-1)               # G[S, j]
         w = torch.linalg.solve_triangular(chol[:, :t, :t], v, upper=False).squeeze(-1)
         new_norm2 = g[rows, j].double() - w.square().sum(1)                 # ||d_j − proj_S d_j||²
@@ -100,11 +104,10 @@ def _gram_omp(alpha: Tensor, candidates: Tensor, gram_columns: GramColumns, n_no
         step_active[:, t] = active.double()
         chol[:, t, :t] = w * step_active[:, t:t + 1]                        # a stopped target gets an
         chol[:, t, t] = torch.where(active, new_norm2.clamp_min(tol).sqrt(), 1.0)  # inert unit row
-        columns[:, t] = g                             # a stopped target's column meets z_t = 0
         rhs = alpha.gather(1, chosen[:, :t + 1]).double() * step_active[:, :t + 1]
         z = torch.cholesky_solve(rhs.unsqueeze(-1), chol[:, :t + 1, :t + 1])  # line 5: least squares
         corr = torch.baddbmm(alpha.unsqueeze(1), z.transpose(1, 2).to(alpha.dtype), columns[:, :t + 1],
-                             alpha=-1).squeeze(1)                           # line 6: <d, x − D_S z>
+                             alpha=-1)                                      # line 6: <d, x − D_S z>
     return support
 
 

@@ -8,13 +8,17 @@ Where the paper's five modules live:
    :mod:`mmrec_lite.features.item_matrix`, :class:`ContrastiveEnhancer` here (Eq. 2 and the
    fusion network) and ``graphs.to_hetero_data`` (``user–rates→item`` plus ``rev_rates``);
 3. heterogeneous GNN integrator (Sec. 2.4): :class:`GLEMRec` — a non-linear feature embedding
-   layer, ``HeteroConv`` of one ``SAGEConv`` per edge type, residual + LayerNorm per layer::
+   layer, ``HeteroConv`` of one ``SAGEConv`` per edge type and two normalisations per layer
+   (``layer_norm="paper"``, the default)::
 
-       m_v = SAGE(x_v^(l), {x_w^(l) : w ∈ N(v)})                               (Eq. 3)
-       x_v^(l+1) = LayerNorm(x_v^(l) + Dropout(ReLU(m_v)))                      (Eq. 3–4)
+       m_v = SAGE(x_v^(l), {x_w^(l) : w ∈ N(v)})
+       y_v = Norm(x_v^(l) + Dropout(ReLU(m_v)))                                 (Eq. 3)
+       x_v^(l+1) = LayerNorm(y_v + x_v^(l))                                     (Eq. 4)
        h_v = x_v^(L) + α · x_v^(0)          (weak residual of the initial embedding)
 
-   and a rating decoder ``r̂_ui = μ + MLP([h_u ‖ h_i])``;
+   ``layer_norm="merged"`` is the earlier single normalisation
+   ``x_v^(l+1) = LayerNorm(x_v^(l) + Dropout(ReLU(m_v)))`` (an ablation). Predicted ratings come
+   from ``r̂_ui = μ + MLP([h_u ‖ h_i])`` (our choice: the paper names no decoder);
 4. adaptive trainer (Sec. 2.5), :meth:`GLEMRec.loss`::
 
        L_total = L_rating + λ_div L_div + λ_pers L_pers + λ_cov L_cov           (Eq. 5)
@@ -24,10 +28,13 @@ Where the paper's five modules live:
 
 Choices where the paper is silent, each a hyper-parameter:
 
-- **decoder**: an MLP on ``[h_u ‖ h_i]``. The paper says only "a rating decoder"; its graph
-  (``rates`` / ``rev_rates`` edge types, SAGE per type, rating edge labels) is PyG's MovieLens
-  rating-regression recipe, whose decoder is this MLP. A dot product would force
-  ``cos(h_u, h_i)`` to carry the rating, which the personalisation loss already pulls on.
+- **decoder**: an MLP on ``[h_u ‖ h_i]``. The paper does not say how a rating is read from the
+  two embeddings; our inference is that its graph (``rates`` / ``rev_rates`` edge types, SAGE per
+  type, rating edge labels) follows PyG's MovieLens rating-regression recipe, whose decoder is this
+  MLP. A dot product would force ``cos(h_u, h_i)`` to carry the rating, which the personalisation
+  loss already pulls on.
+- **Eq. (3)–(4)**: the paper writes ``Norm{x^(l) + Agg(...)}`` without naming the norm or an
+  activation; here ``Norm`` is a LayerNorm and the aggregation passes through ReLU and dropout.
 - **when Eq. (2) is trained**: Eq. (5) does not list it and the paper places it in the data
   processor; here it is trained jointly, as a named term ``contrastive`` weighted by
   ``lambda_contrastive`` (``0`` drops it). Positive pairs ("predefined") are the batch's
@@ -50,15 +57,15 @@ Choices where the paper is silent, each a hyper-parameter:
 
 Ablations of Table 4 are flags: ``use_text=False`` (no semantic extractor: the text block is not
 used), ``use_processor=False`` (no data processor: items enter with the text features alone, no
-metadata matrix, no contrastive enhancement or fusion, and users get learned ID embeddings
-instead of the Eq. (1) profile), ``use_gnn=False`` (no GNN integrator: the same layers with a
-per-type linear map instead of message passing, i.e. an MLP on the features).
+metadata matrix, no rating statistics, no contrastive enhancement or fusion; the Eq. (1) profile
+of each user is replaced by the plain mean of the text vectors of the items they rated, so users
+still have no free parameters and the model stays inductive), ``use_gnn=False`` (no GNN
+integrator: the same layers with a per-type linear map instead of message passing, i.e. an MLP on
+the features). At least one of text and processor must stay.
 
 Inductive by construction: an item (or user) without training edges still has features, so its
 embedding is computed from them alone; :meth:`GLEMRec.propagate` also accepts new feature
-matrices and graphs. :func:`niche_tail_performance` is the paper's undefined "performance on
-niche tail movies", defined in its docstring; :func:`rated_coverage` is its Table 3 coverage on the
-rated candidates.
+matrices and graphs. The paper's Table 3 metrics live in :mod:`mmrec_lite.rated_candidates`.
 """
 from __future__ import annotations
 
@@ -69,17 +76,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data.recdata import DataError, MissingFieldError, RecData
-from ..evaluation import evaluate_rated
 from ..features.item_matrix import item_feature_matrix, rating_statistics, user_feature_matrix
 from ..graphs import sparse_matrix, to_hetero_data, unique_pairs
 from ..losses import (coverage_loss, diversity_loss, info_nce, l2_regularization, personalization_loss,
                       popularity_weighted_mse)
-from ..metrics import popularity_groups
 from .base import Recommender
 
-__all__ = ["GLEMRec", "ContrastiveEnhancer", "Embeddings", "niche_tail_performance", "rated_coverage"]
+__all__ = ["GLEMRec", "ContrastiveEnhancer", "Embeddings", "LAYER_NORMS"]
 
 _DECODE_CHUNK = 1 << 23        # elements of the [users, items, d] hidden tensor decoded at once
+LAYER_NORMS = ("paper", "merged")
 
 
 class Embeddings(NamedTuple):
@@ -152,7 +158,8 @@ class GLEMRec(Recommender):
     ``data.features[text_feature]`` (the semantic extractor's output; required unless
     ``use_text=False``), with the item rating statistics between them when ``item_stats``. User
     features are Eq. (1) over the item features of each user's training ratings (time half-life
-    ``half_life_days``) plus rating mean / std / count.
+    ``half_life_days``) plus rating mean / std / count; without the processor, the mean text
+    vector of the items each user rated.
     """
 
     batch_kind = "pointwise"
@@ -164,10 +171,15 @@ class GLEMRec(Recommender):
                  contrastive_pairs: int = 1024, lambda_contrastive: float = 1.0, lambda_diversity: float = 200.0,
                  lambda_personalization: float = 7.0, lambda_coverage: float = 200.0, like_threshold: float = 4.0,
                  dislike_threshold: float = 2.0, initial_residual: float = 0.1, dropout: float = 0.1,
-                 reg_weight: float = 1e-4, item_stats: bool = False, popularity_weight_power: float = 1.0):
+                 reg_weight: float = 1e-4, item_stats: bool = False, popularity_weight_power: float = 1.0,
+                 layer_norm: str = "paper"):
         super().__init__(data)
         if data.implicit:
             raise DataError(f"{data.name}: GLEM-Rec predicts explicit ratings; this dataset is implicit")
+        if not (use_text or use_processor):
+            raise ValueError("use_text=False and use_processor=False leave no input features")
+        if layer_norm not in LAYER_NORMS:
+            raise ValueError(f"layer_norm must be one of {LAYER_NORMS}, got {layer_norm!r}")
         if n_layers < 0 or embedding_dim < 1 or contrastive_pairs < 2:
             raise ValueError(f"need n_layers >= 0, embedding_dim >= 1 and contrastive_pairs >= 2, got "
                              f"{n_layers}, {embedding_dim}, {contrastive_pairs}")
@@ -189,40 +201,32 @@ class GLEMRec(Recommender):
         self.max_count = float(counts.max()) if len(counts) else 1.0
         self.register_buffer("global_mean", train.rating.mean() if len(train) else torch.zeros(()))
 
-        item_x = self._item_inputs(data, meta_feature, text_feature)
+        self.register_buffer("item_x", self._item_inputs(data, meta_feature, text_feature), persistent=False)
         d = embedding_dim
-        if item_x is None:
-            self.item_id_embedding = nn.Embedding(data.n_items, d)
-            self.register_buffer("item_x", torch.zeros(data.n_items, 0), persistent=False)
-        else:
-            self.register_buffer("item_x", item_x, persistent=False)
         if use_processor:
             user_x = user_feature_matrix(train, self.item_x, data.n_users, half_life_days, device="cpu").values
-            self.register_buffer("user_x", user_x, persistent=False)
-            self._register_scaling("user", user_x)
-            self._register_scaling("item", self.item_x)
+        else:
+            user_x = self._mean_of_rated(train.user, train.item, self.item_x, data.n_users)
+        self.register_buffer("user_x", user_x, persistent=False)
+        self._register_scaling("user", user_x)
+        self._register_scaling("item", self.item_x)
+        if use_processor:
             self.enhancer = ContrastiveEnhancer(user_x.shape[1], self.item_x.shape[1], contrastive_hidden,
                                                 contrastive_dim, d, temperature, dropout)
-            self.user_embed = self._embedding_layer(d, d, dropout)
-            self.item_embed = self._embedding_layer(d, d, dropout)
-        else:
-            self.register_buffer("user_x", torch.zeros(data.n_users, 0), persistent=False)
-            self.user_id_embedding = nn.Embedding(data.n_users, d)
-            self.item_embed = self._embedding_layer(self.item_x.shape[1], d, dropout) if item_x is not None else None
-            self._register_scaling("user", self.user_x)
-            self._register_scaling("item", self.item_x)
+        embed_in = d if use_processor else self.item_x.shape[1]
+        self.user_embed = self._embedding_layer(embed_in, d, dropout)
+        self.item_embed = self._embedding_layer(embed_in, d, dropout)
+        self.layer_norm = layer_norm
         self.layers = nn.ModuleList(self._layer(d) for _ in range(n_layers))
-        self.norms = nn.ModuleList(nn.ModuleDict({"user": nn.LayerNorm(d), "item": nn.LayerNorm(d)})
-                                   for _ in range(n_layers))
+        self.norms = nn.ModuleList(self._norm_pair(d) for _ in range(n_layers))                   # Eq. (4)
+        if layer_norm == "paper":
+            self.aggregation_norms = nn.ModuleList(self._norm_pair(d) for _ in range(n_layers))   # Eq. (3)
         self.activation = nn.Sequential(nn.ReLU(), nn.Dropout(dropout))
         self.decoder = _mlp(2 * d, d, 1)
-        for table in (getattr(self, "user_id_embedding", None), getattr(self, "item_id_embedding", None)):
-            if table is not None:
-                nn.init.normal_(table.weight, std=0.1)
 
     # ---- construction --------------------------------------------------------------------------
-    def _item_inputs(self, data: RecData, meta_feature: str, text_feature: str) -> Tensor | None:
-        """``[meta ‖ text]`` as the flags ask; ``None`` when no block is used (ID embeddings)."""
+    def _item_inputs(self, data: RecData, meta_feature: str, text_feature: str) -> Tensor:
+        """``[meta ‖ stats ‖ text]`` as the flags ask (the processor supplies meta and stats)."""
         blocks = []
         if self.use_processor:
             if meta_feature not in data.features:
@@ -243,7 +247,20 @@ class GLEMRec(Recommender):
                     "features.item_matrix.item_documents(data) with features.TextEncoder(pooling='max') and "
                     f"data.add_features({text_feature!r}, ...), or pass use_text=False")
             blocks.append(data.features[text_feature])
-        return torch.cat([b.float().cpu() for b in blocks], dim=1) if blocks else None
+        return torch.cat([b.float().cpu() for b in blocks], dim=1)
+
+    @staticmethod
+    def _mean_of_rated(user: Tensor, item: Tensor, item_x: Tensor, n_users: int) -> Tensor:
+        """``[n_users, d]``: the plain mean of the feature rows of the distinct items each user rated
+        (the user input without the data processor; zero for a user without ratings)."""
+        user, item = unique_pairs(user, item, len(item_x))
+        adjacency = sparse_matrix(user, item, torch.ones(len(user)), (n_users, len(item_x)))
+        degree = torch.bincount(user, minlength=n_users).clamp_min(1).float()
+        return (adjacency @ item_x.float()) / degree[:, None]
+
+    @staticmethod
+    def _norm_pair(d: int) -> nn.ModuleDict:
+        return nn.ModuleDict({"user": nn.LayerNorm(d), "item": nn.LayerNorm(d)})
 
     def _register_scaling(self, node_type: str, x: Tensor) -> None:
         """Column means and standard deviations of the stored features (constant columns: 1).
@@ -288,7 +305,7 @@ class GLEMRec(Recommender):
 
         Defaults are the training graph and stored features; pass other feature matrices and a
         ``[2, E]`` user→item ``edge_index`` (ids into those matrices) to embed new nodes
-        inductively. Learned ID embeddings (ablations) cannot embed new nodes.
+        inductively.
         """
         user_x = self.user_x if user_x is None else user_x.to(self.device)
         item_x = self.item_x if item_x is None else item_x.to(self.device)
@@ -297,24 +314,26 @@ class GLEMRec(Recommender):
         if edge_index is None:
             to_item, to_user = self.to_item, self.to_user
         else:
-            n_users = len(user_x) if self.use_processor else self.n_users
-            n_items = len(item_x) if self.item_x.shape[1] else self.n_items
-            to_item, to_user = self._adjacency(edge_index.to(self.device), n_users, n_items)
+            to_item, to_user = self._adjacency(edge_index.to(self.device), len(user_x), len(item_x))
         user_z = item_z = None
         if self.use_processor:
-            user_f, item_f, user_z, item_z = self.enhancer(user_x, item_x)
-            x = {"user": self.user_embed(user_f), "item": self.item_embed(item_f)}
-        else:
-            x = {"user": self.user_id_embedding.weight,
-                 "item": self.item_embed(item_x) if self.item_embed is not None else self.item_id_embedding.weight}
+            user_x, item_x, user_z, item_z = self.enhancer(user_x, item_x)
+        x = {"user": self.user_embed(user_x), "item": self.item_embed(item_x)}
         initial = x
         edges = {("user", "rates", "item"): to_item, ("item", "rev_rates", "user"): to_user}
-        for layer, norms in zip(self.layers, self.norms):
+        for j, layer in enumerate(self.layers):
             messages = layer(x, edges) if self.use_gnn else {key: layer[key](value) for key, value in x.items()}
-            x = {key: norms[key](x[key] + self.activation(messages[key])) for key in x}
+            x = {key: self._residual_norm(j, key, x[key], self.activation(messages[key])) for key in x}
         return Embeddings(x["user"] + self.initial_residual * initial["user"],
                           x["item"] + self.initial_residual * initial["item"],
                           initial["user"], initial["item"], user_z, item_z)
+
+    def _residual_norm(self, layer: int, node_type: str, x: Tensor, message: Tensor) -> Tensor:
+        """Eq. (3) then Eq. (4) (``"paper"``), or one LayerNorm of the sum (``"merged"``)."""
+        if self.layer_norm == "merged":
+            return self.norms[layer][node_type](x + message)
+        aggregated = self.aggregation_norms[layer][node_type](x + message)              # Eq. (3)
+        return self.norms[layer][node_type](aggregated + x)                              # Eq. (4)
 
     def decode(self, user_h: Tensor, item_h: Tensor) -> Tensor:
         """Predicted ratings ``μ + MLP([h_u ‖ h_i])`` of row-aligned pairs ``[B]``."""
@@ -370,54 +389,3 @@ class GLEMRec(Recommender):
         total = terms["rating"] + terms["l2"] + sum(self.lambdas[name] * terms[name]
                                                     for name in self.lambdas if name in terms)
         return {"loss": total, **terms}
-
-
-def niche_tail_performance(model, data: RecData, split: str = "test", k: int = 10, threshold: float = 4.0,
-                           tail: float = 0.5, device=None) -> float:
-    """GLEM-Rec's "performance on niche tail movies" (Table 3), which the paper does not define.
-
-    Defined here as **tail recall@k on the rated candidates**: each user's rated ``split`` items
-    are ranked by ``model.predict`` (the protocol of
-    :func:`~mmrec_lite.evaluation.evaluate_rated`); the relevant items are those rated
-    ``>= threshold`` that lie in the popularity tail — the least popular ``tail`` share of the
-    catalogue by number of distinct training users
-    (:func:`~mmrec_lite.metrics.popularity_groups`, head 20 %); the score is
-    ``|top-k ∩ relevant tail| / |relevant tail|`` averaged over the users with at least one
-    relevant tail item. Implemented by re-labelling the split's non-tail ratings as not
-    relevant and reusing ``evaluate_rated``.
-    """
-    part = getattr(data, split)
-    pairs = torch.unique(data.train.user * data.n_items + data.train.item)
-    popularity = torch.bincount(pairs % data.n_items, minlength=data.n_items)
-    in_tail = popularity_groups(popularity, head=0.2, tail=tail)[part.item] == 2
-    below = torch.full_like(part.rating, threshold - 1.0)
-    relabelled = type(part)(part.user, part.item, torch.where(in_tail, part.rating, below), part.timestamp)
-    splits = {**data.splits, split: relabelled}
-    result = evaluate_rated(model, data.with_splits(splits["train"], splits["valid"], splits["test"]),
-                            split=split, k=k, threshold=threshold, device=device)
-    return result[f"recall@{k}"]
-
-
-def rated_coverage(model, data: RecData, split: str = "test", k: int = 10) -> float:
-    """GLEM-Rec's coverage (Sec. 3.2, Table 3) ``|∪_u Rec_u^k| / |I|`` on the rated candidates.
-
-    ``Rec_u^k`` is the top-``k`` of user ``u``'s rated ``split`` items ranked by
-    ``model.predict`` (the protocol of :func:`~mmrec_lite.evaluation.evaluate_rated`; ties keep
-    the order of the split), so only items someone rated in ``split`` can be covered.
-    :func:`~mmrec_lite.evaluation.beyond_accuracy` gives the full-catalogue coverage instead.
-    """
-    part = getattr(data, split)
-    if len(part) == 0:
-        raise DataError(f"{data.name}: split {split!r} has no interactions")
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            pred = model.predict(part.user.to(model.device), part.item.to(model.device)).float().cpu()
-    finally:
-        model.train(was_training)
-    best_first = torch.argsort(-pred, stable=True)
-    order = best_first[torch.argsort(part.user[best_first], stable=True)]       # by user, best first
-    _, counts = torch.unique_consecutive(part.user[order], return_counts=True)
-    rank = torch.arange(len(order)) - torch.repeat_interleave(counts.cumsum(0) - counts, counts)
-    return len(torch.unique(part.item[order][rank < k])) / data.n_items

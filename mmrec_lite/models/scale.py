@@ -6,6 +6,7 @@
     L_align_s = InfoNCE_τs(H̃_U, Ĥ_U) + InfoNCE_τs(H̃_I, Ĥ_I)                      (Eq. 8–9)
     L_align_r = L^uu + L^ii + L^ui, pairs from C^U, C^I, C^UI, |V| negatives       (Eq. 10–11)
     L = L_bpr + λ_s L_align_s + λ_r L_align_r                                       (Eq. 12–13)
+      [+ λ_reg reg(Z_batch)]                       (not in Eq. 13: off by default, ``reg_weight=0``)
 
 ``G̃`` is the user–item training graph after FREEDOM's degree-sensitive pruning (ratio ρ, redrawn
 every epoch; evaluation uses the whole graph, as FREEDOM does). Choices where the paper leaves
@@ -27,6 +28,9 @@ room, each with a switch:
   anchor itself). The Figure 4(a) switches (``use_sag``, ``use_fsg``, ``inter_entity``,
   ``intra_entity``) shape Ĝ only; ``relation_graphs`` chooses the pairs of Eq. 11.
 - Sums over users, items and pairs are means (:mod:`mmrec_lite.losses`).
+- Eq. 13 has no weight penalty. ``reg_weight > 0`` adds one on the batch's layer-0 ID embeddings,
+  in ``reg_style`` ``"squared"`` (λ Σ‖z‖²/(2B)) or ``"mmrec"`` (MMRec's EmbLoss, λ Σ‖Z_batch‖_F / B),
+  as for the other MMRec-derived models.
 """
 from __future__ import annotations
 
@@ -38,7 +42,7 @@ from torch import Tensor
 from ..data.recdata import RecData
 from ..graphs import normalized_adjacency, pruned_adjacency, symmetric_spmm, unique_pairs
 from ..graphs.semantic import SemanticGraphs, build_semantic_graphs, normalize_graph
-from ..losses import bpr_loss, info_nce, relation_alignment_loss
+from ..losses import bpr_loss, info_nce, l2_regularization, relation_alignment_loss
 from .base import EmbeddingRecommender
 
 __all__ = ["SCALE", "sample_relation_pairs"]
@@ -115,7 +119,8 @@ class SCALE(EmbeddingRecommender):
                  use_fsg: bool = True, inter_entity: bool = True, intra_entity: bool = True,
                  combine: str = "and", symmetrize: bool = False, semantic_init: str = "shared",
                  relation_graphs: Sequence[str] = ("C_U", "C_I", "C_UI"), graphs: SemanticGraphs | None = None,
-                 graph_device: str | torch.device | None = None):
+                 graph_device: str | torch.device | None = None, reg_weight: float = 0.0,
+                 reg_style: str = "squared"):
         super().__init__(data)
         if semantic_init not in ("shared", "separate"):
             raise ValueError(f"semantic_init must be 'shared' or 'separate', got {semantic_init!r}")
@@ -129,6 +134,7 @@ class SCALE(EmbeddingRecommender):
         self.n_negatives, self.relation_batch = n_negatives, relation_batch
         self.semantic_alignment, self.relation_alignment = semantic_alignment, relation_alignment
         self.relation_graphs = tuple(relation_graphs)
+        self.reg_weight, self.reg_style = reg_weight, reg_style
         if graphs is None:
             graphs = self.build_graphs(data, item_text, user_text, item_image, k_s, k_o, k_f, graph_device)
         if (graphs.n_users, graphs.n_items) != (data.n_users, data.n_items):
@@ -228,5 +234,9 @@ class SCALE(EmbeddingRecommender):
             n_pairs = self.relation_batch or len(user)
             terms["align_r"] = sum(self.relation_loss(name, users, items, n_pairs) for name in self.relation_graphs)
             total = total + self.lambda_r * terms["align_r"]
+        if self.reg_weight > 0:
+            terms["reg"] = self.reg_weight * l2_regularization(self.user_embedding(user), self.item_embedding(pos),
+                                                               self.item_embedding(neg), style=self.reg_style)
+            total = total + terms["reg"]
         terms["loss"] = total                                                                   # Eq. 13
         return terms

@@ -1,4 +1,7 @@
-"""Item and user profiles written from text (SCALE Eq. 1-2; GLEM-Rec's text input too).
+"""Item and user descriptions written from text: what SCALE (Eq. 1-2) calls *profiles*.
+
+The module is named for the descriptions so that "profile" keeps one meaning in the package:
+the run profiles of :mod:`mmrec_lite.profiles`. GLEM-Rec reads the same text.
 
 SCALE asks an LLM for an item profile ``F_i = LLM(P_I, T_i)`` (Eq. 1) from the item's text
 ``T_i`` and a user profile ``F_u = LLM(P_U, {I_i : i in N_u})`` (Eq. 2) from the metadata and

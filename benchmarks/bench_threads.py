@@ -1,0 +1,104 @@
+"""How much a training + evaluation loop slows down beside other CPU-bound processes, per thread policy.
+
+The workload (run in a fresh child process each time, so that OpenMP reads its variables anew):
+LightGCN (3 layers, d = 64) trained with ``fit`` for ``--epochs`` epochs with an evaluation after
+each, on MovieLens-100K-shaped synthetic data (``bench_lightgcn.generate``): the inner loop of every
+chapter's smoke run. Two policies:
+
+- ``torch default``: torch imported before ``mmrec_lite`` with no thread variables set, so OpenMP
+  spins while idle and torch takes one thread per core of the machine (the behaviour before
+  :mod:`mmrec_lite.threads`);
+- ``mmrec_lite policy``: ``mmrec_lite`` imported first, so ``mmrec_lite.threads`` sets the
+  thread count from the cores this process may use and ``OMP_WAIT_POLICY=PASSIVE``.
+
+Each runs on the quiet machine and beside ``--hogs`` background ``yes > /dev/null`` loops (killed
+at the end, also on Ctrl-C); the report prints wall seconds and the slowdown busy / quiet (target
+for the policy: at most ~3x with two hogs on a 2-core machine). The runs are bounded by
+``--timeout`` seconds each. "Quiet" means without the hogs: other jobs on the machine add their
+own load, which the load average printed beside each run shows. Usage::
+
+    python benchmarks/bench_threads.py [--hogs 2] [--epochs 3] [--timeout 300]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+POLICIES = ("torch default", "mmrec_lite policy")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "MMREC_THREADS", "GOMP_SPINCOUNT")
+
+
+def workload(policy: str, epochs: int) -> None:
+    """The child: train and evaluate, print ``seconds threads``."""
+    if policy == "torch default":
+        import torch  # loaded first: OpenMP starts without the policy's variables
+        default_threads = torch.get_num_threads()
+        import mmrec_lite  # noqa: F401
+        torch.set_num_threads(default_threads)  # undo the policy's count too
+    import mmrec_lite  # noqa: F401  (applies the policy)
+    import torch
+
+    from bench_lightgcn import ML100K_SHAPE, generate
+    from mmrec_lite.models import LightGCN
+    from mmrec_lite.training import fit
+
+    data = generate(*ML100K_SHAPE)
+    model = LightGCN(data, embedding_dim=64, n_layers=3)
+    start = time.perf_counter()
+    fit(model, data, epochs=epochs, batch_size=2048, learning_rate=1e-3, eval_every=1, patience=None,
+        device="cpu", progress=False)
+    print(f"{time.perf_counter() - start:.2f} {torch.get_num_threads()}")
+
+
+def timed_child(policy: str, args) -> tuple[float, int]:
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+    cmd = [sys.executable, __file__, "--child", policy, "--epochs", str(args.epochs)]
+    run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout, check=True)
+    seconds, threads = run.stdout.split()[-2:]
+    return float(seconds), int(threads)
+
+
+def measure(args) -> None:
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    from mmrec_lite.threads import available_cores
+
+    print(f"cores available to this process: {available_cores()} (of {os.cpu_count()} on the machine); "
+          f"workload: LightGCN, {args.epochs} epochs + evaluations, ML-100K shape")
+    results = {}
+    for hogs in (0, args.hogs):
+        procs = [subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) for _ in range(hogs)]
+        try:
+            time.sleep(0.5 if hogs else 0)
+            for policy in POLICIES:
+                load = os.getloadavg()[0]
+                seconds, threads = timed_child(policy, args)
+                results[policy, hogs] = seconds
+                print(f"  {policy:18s} {hogs} hog(s): {seconds:7.2f} s wall, {threads} torch thread(s), "
+                      f"load average {load:.1f}", flush=True)
+        finally:
+            for proc in procs:
+                proc.kill()
+                proc.wait()
+    for policy in POLICIES:
+        print(f"slowdown beside {args.hogs} hog(s), {policy}: "
+              f"{results[policy, args.hogs] / results[policy, 0]:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hogs", type=int, default=2, help="background `yes` loops of the busy runs")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=300, help="seconds allowed per child run")
+    parser.add_argument("--child", choices=POLICIES, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        workload(args.child, args.epochs)
+    else:
+        measure(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""The SymCERE chapter's runs: every baseline and ablation on one split, over seeds and datasets.
+
+- :func:`prepare` loads a review dataset by name, splits it per user 8:1:1 and builds the
+  training-review embeddings (the encoding is cached, so seeds and runs share it);
+- :func:`run_rows` trains and evaluates every row of :data:`ROWS` on the test split;
+- :func:`compare_datasets` loops over datasets and seeds (:func:`~mmrec_lite.experiments.over_seeds`)
+  and returns one summary table with SymCERE's relative NDCG@10 improvement over the best other
+  row, as the paper reports it;
+- :func:`popularity_bias` and :func:`head_tail_ndcg`: embedding norm against item popularity, and
+  accuracy on head and tail items.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats
+
+from .data import load_dataset, split_random
+from .data.recdata import RecData
+from .data.reviews import load_amazon_reviews
+from .evaluation import evaluate_full
+from .experiments import SeedResults, over_seeds
+from .features.review_embeddings import ReviewEmbeddings, aggregate_reviews, encode_reviews
+from .features.text import TextEncoder
+from .models import LightGCN, Popularity
+from .models.review_text import ReviewText
+from .models.symcere import SymCERE
+from .training import fit
+
+__all__ = ["ROWS", "OURS", "METRICS", "prepare", "build", "run_rows", "compare_datasets", "Comparison",
+           "popularity_bias", "head_tail_ndcg"]
+
+OURS = "SymCERE"
+METRICS = ("ndcg@10", "recall@10", "recall@20", "ndcg@20")
+#: row name -> SymCERE keyword arguments (None: a model of its own, built in :func:`build`)
+ROWS: dict[str, dict | None] = {
+    "Popularity": None,
+    "Text only (review embeddings)": None,
+    "LightGCN": None,
+    "LightGCN + InfoNCE (false negatives kept)": {"alignment": "infonce"},
+    "LightGCN + SupCon (positives in denominator)": {"alignment": "supcon"},
+    "SymCERE without L2": {"normalize": False},
+    "SINCERE graph→text only": {"directions": ("graph_to_text",)},
+    "SINCERE text→graph only": {"directions": ("text_to_graph",)},
+    "SymCERE without intra-modal": {"intra_weight": 0.0},
+    "SymCERE, graph score only": {"fuse_text": False},
+    OURS: {},
+}
+
+
+def prepare(name: str, profile: str = "smoke", seed: int = 0, encoder: TextEncoder | None = None,
+            root=None) -> tuple[RecData, ReviewEmbeddings]:
+    """A split review dataset and its training-review embeddings. ``name``: ``"synthetic"`` or an
+    Amazon category (``"Musical_Instruments"``, ``"All_Beauty"``: 2014 or 2018 layout, duplicate
+    policy and 5-core re-check of :mod:`mmrec_lite.data.reviews`)."""
+    if name == "synthetic":
+        data = load_dataset("synthetic", profile, seed=seed)
+    else:
+        data = split_random(load_amazon_reviews(name, root=root)[0], seed=seed)
+    return data, aggregate_reviews(data, encode_reviews(data, encoder))
+
+
+def build(row: str, data: RecData, text: ReviewEmbeddings, hp: dict, seed: int):
+    """The model of one row, its weights seeded by ``seed``; ``hp["model"]`` holds SymCERE's arguments."""
+    if row == "Popularity":
+        return Popularity(data)
+    if row.startswith("Text only"):
+        return ReviewText(data, text)
+    if row == "LightGCN":
+        return LightGCN(data, hp["embedding_dim"], hp.get("n_layers", 3), seed=seed)
+    return SymCERE(data, text, hp["embedding_dim"], hp.get("n_layers", 3), **{**hp.get("model", {}), **ROWS[row]},
+                   seed=seed)
+
+
+def run_rows(data: RecData, text: ReviewEmbeddings, hp: dict, seed: int, device="auto",
+             rows: Sequence[str] | None = None, progress: bool = False) -> dict[str, dict[str, float]]:
+    """Train (early stopping on validation NDCG@10) and test every row; ``{row: {metric: value}}``."""
+    table = {}
+    for row in rows or ROWS:
+        model = build(row, data, text, hp, seed)
+        fit(model, data, epochs=hp["epochs"], batch_size=hp["batch_size"], learning_rate=hp["learning_rate"],
+            patience=hp["patience"], metric="ndcg@10", device=device, seed=seed, progress=progress)
+        scores = evaluate_full(model, data, "test", ks=(10, 20))
+        table[row] = {metric: scores[metric] for metric in METRICS}
+    return table
+
+
+@dataclass
+class Comparison:
+    """Per-dataset :class:`SeedResults` and the summary table of :func:`compare_datasets`."""
+
+    results: dict[str, SeedResults]
+    summary: pd.DataFrame
+
+
+def compare_datasets(names: Sequence[str], seeds: Sequence[int], hp: dict, profile: str = "smoke", device="auto",
+                     rows: Sequence[str] | None = None, root=None,
+                     prepare_fn: Callable[..., tuple[RecData, ReviewEmbeddings]] | None = None) -> Comparison:
+    """Every row on every dataset over ``seeds`` (a new split per seed); the summary has one line per
+    dataset: SymCERE's NDCG@10, the best other row's, the relative improvement
+    ``(ours − best) / best`` in percent and whether the difference exceeds the two spreads."""
+    synthetic_profile = hp.get("synthetic_profile", profile)  # the synthetic set's size
+    prepare_fn = prepare_fn or (lambda name, seed: prepare(name, synthetic_profile, seed, root=root))
+    results, lines = {}, []
+    for name in names:
+        def run(seed: int, name=name):
+            data, text = prepare_fn(name, seed)
+            return run_rows(data, text, hp, seed, device, rows)
+        result = over_seeds(run, seeds)
+        mean, std = result.mean()["ndcg@10"], result.std()["ndcg@10"]
+        best = mean.drop(OURS).idxmax()
+        lines.append({"dataset": name, "SymCERE ndcg@10": mean[OURS], "± (SymCERE)": std[OURS],
+                      "best other row": best, "its ndcg@10": mean[best], "± (best)": std[best],
+                      "relative improvement %": 100 * (mean[OURS] - mean[best]) / mean[best],
+                      "beyond the spread": result.separated(OURS, best, "ndcg@10"), "seeds": len(result.seeds)})
+        results[name] = result
+    return Comparison(results, pd.DataFrame(lines).set_index("dataset"))
+
+
+def popularity_bias(item_embeddings: torch.Tensor, data: RecData) -> dict[str, float]:
+    """Pearson and Spearman correlation between the items' embedding norms and their training
+    popularity (distinct training users per item)."""
+    norms = item_embeddings.detach().norm(dim=1).cpu().double().numpy()
+    popularity = data.item_popularity("train").cpu().double().numpy()
+    return {"pearson": float(stats.pearsonr(norms, popularity)[0]),
+            "spearman": float(stats.spearmanr(norms, popularity)[0])}
+
+
+def head_tail_ndcg(model, data: RecData, head_share: float = 0.2, k: int = 10) -> dict[str, float]:
+    """NDCG@k over test items of the head (the ``head_share`` most popular items in training) and of
+    the tail (the rest): ranking stays over the whole catalogue, the relevant set is restricted."""
+    popularity = data.item_popularity("train")
+    order = torch.argsort(popularity, descending=True, stable=True)
+    head = torch.zeros(data.n_items, dtype=torch.bool)
+    head[order[:max(1, int(round(head_share * data.n_items)))]] = True
+    out = {}
+    for label, keep in (("head", head), ("tail", ~head)):
+        test = data.test.select(keep[data.test.item])
+        part = data.with_splits(data.train, data.valid, test)
+        out[f"ndcg@{k} ({label})"] = evaluate_full(model, part, "test", ks=(k,))[f"ndcg@{k}"] if len(test) else np.nan
+    return out
