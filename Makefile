@@ -2,16 +2,19 @@
 #
 #   make venv        .venv with CPU torch, then the package editable with the dev, book and offline extras
 #   make book        build the executed book offline on synthetic data (warnings are errors)
-#   make test        unit tests, notebooks (papermill), nbval, book build; prints the time of each stage
+#   make test        unit tests, notebooks (papermill), nbval, book of the executed copies; prints stage times
 #   make test-fast   unit tests only
 #   make notebooks   run every chapter with papermill (smoke profile) into _build/executed/, with times
 #   make student     write student versions of the chapters (solutions replaced by stubs) into student/
 #   make clean       remove build outputs (keeps .venv)
 #
-# TORCH_SPEC picks the torch wheel installed first (default: the version in constraints.txt). Where
-# that exact version does not exist (e.g. on a Mac) the torch already installed, or the index's, is
-# kept, and constraints.txt is applied with its torch line pinned to the torch actually installed,
-# so that no later package can replace it.
+# `make venv` installs torch first with tools/install_torch.py: on Linux without an NVIDIA GPU from
+# PyTorch's CPU wheel index (~200 MB instead of ~2.7 GB of CUDA packages), elsewhere from pip's
+# default index; TORCH_INDEX=<url> overrides the choice (e.g. .../whl/cu124; empty: pip's default),
+# and an index that does not answer falls back to the default one. TORCH_SPEC picks the version
+# (default: the one in constraints.txt); where it does not exist (e.g. on a Mac) the torch already
+# installed, or the index's, is kept. constraints.txt is then applied with its torch line pinned to
+# the torch actually installed, so that no later package can replace it.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -42,13 +45,20 @@ define stage
 	exit $$status
 endef
 
-BOOK_BUILD = rm -rf $(REPORTS); \
-	if env $(RUN_ENV) $(VENV)/bin/jupyter-book build . --all -W -n --keep-going; then \
+# $(call book_build,SOURCES): build the book of SOURCES into _build/html (same flags either way).
+book_build = rm -rf $(REPORTS); \
+	if env $(RUN_ENV) $(VENV)/bin/jupyter-book build $(1) --path-output . --all -W -n --keep-going; then \
 	  echo "Book: $(CURDIR)/_build/html/index.html"; \
 	else \
 	  for log in $$(find $(REPORTS) -name '*.err.log' 2>/dev/null); do echo "---- $$log"; cat "$$log"; done; \
 	  false; \
 	fi
+# `make book` executes the committed notebooks itself; `make test` renders the copies papermill has
+# just executed (staged by mmrec_lite.course.book with execution off), so no chapter runs a third time.
+BOOK_BUILD = $(call book_build,.)
+STAGED := _build/book-sources
+BOOK_FROM_EXECUTED = $(PYTHON) -m mmrec_lite.course book-sources --executed $(EXECUTED) --out $(STAGED) && \
+	{ $(call book_build,$(STAGED)); }
 
 # nbval re-runs the executed copies that papermill wrote (committed notebooks carry no outputs) and
 # compares the cells marked `# NBVAL_CHECK_OUTPUT` with the outputs of that first run.
@@ -64,14 +74,11 @@ help:
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt tools/install_torch.py
 	@test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	@if $(PIP) install --quiet "$(TORCH_SPEC)"; then :; \
-	elif $(PYTHON) -c "import torch" 2>/dev/null; then echo "$(TORCH_SPEC) is not available here: keeping the installed torch"; \
-	else echo "$(TORCH_SPEC) is not available here: installing the index's torch"; $(PIP) install --quiet torch; fi
-	@$(PYTHON) -c "import re, torch; pin = 'torch==' + torch.__version__.split('+')[0]; \
-	print(re.sub(r'(?m)^torch==\S+', pin, open('constraints.txt').read()), end='')" > $(VENV)/constraints.txt
+	$(PYTHON) tools/install_torch.py --python $(PYTHON) --spec "$(TORCH_SPEC)" \
+	  --constraints constraints.txt --out $(VENV)/constraints.txt
 	$(PIP) install --quiet -c $(VENV)/constraints.txt -e ".[$(EXTRAS)]"
 	@$(PYTHON) -c "import torch; print('venv ready: torch', torch.__version__)"
 	@touch $@
@@ -83,7 +90,7 @@ test: venv
 	$(call stage,unit,$(PYTHON) -m pytest -q -m "not notebooks")
 	$(call stage,notebooks,$(RUN_NOTEBOOKS) --max-seconds $(NOTEBOOK_MAX_SECONDS) $(SLOW_POLICY) $(NOTEBOOKS))
 	$(call stage,nbval,$(NBVAL))
-	$(call stage,book,$(BOOK_BUILD))
+	$(call stage,book,$(BOOK_FROM_EXECUTED))
 
 test-fast: venv
 	$(call stage,unit,$(PYTHON) -m pytest -q -m "not notebooks")

@@ -31,7 +31,7 @@ from .models.base import Recommender
 from .profiles import resolve_device, seed_everything
 from .sampling import sample_pairwise, sample_pointwise
 
-__all__ = ["fit", "History"]
+__all__ = ["fit", "History", "progress_disabled"]
 
 _LOWER_IS_BETTER = ("rmse", "mae")
 
@@ -96,7 +96,9 @@ def _batches(model: Recommender, data: RecData, batch_size: int, generator: torc
                      f"got {model.batch_kind!r}")
 
 
-def _progress_disabled(progress: bool) -> bool:
+def progress_disabled(progress: bool) -> bool:
+    """Whether a trainer's progress bar is off: ``progress=False``, or ``TQDM_DISABLE`` set to a true
+    value (anything but empty, ``0``, ``false``, ``no``), as CI and the smoke notebooks set it."""
     return not progress or os.environ.get("TQDM_DISABLE", "").lower() not in ("", "0", "false", "no")
 
 
@@ -129,7 +131,7 @@ def fit(model: Recommender, data: RecData, epochs: int, batch_size: int, learnin
         return history
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
     best_state, stale = None, 0
-    bar = tqdm(range(1, epochs + 1), desc=type(model).__name__, unit="epoch", disable=_progress_disabled(progress))
+    bar = tqdm(range(1, epochs + 1), desc=type(model).__name__, unit="epoch", disable=progress_disabled(progress))
     for epoch in bar:
         start = time.perf_counter()
         model.train()

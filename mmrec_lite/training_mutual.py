@@ -27,7 +27,7 @@ from .evaluation import evaluate_full
 from .models.gnnmr import ENSEMBLES, GNNMR
 from .profiles import resolve_device, seed_everything
 from .sampling import sample_pairwise
-from .training import History, _progress_disabled
+from .training import History, progress_disabled
 
 __all__ = ["train_gnnmr", "mutual_step", "TEACHERS"]
 
@@ -90,7 +90,7 @@ def train_gnnmr(model: GNNMR, data: RecData, epochs: int, batch_size: int, learn
     ks = tuple(sorted(set(ks) | {int(metric.split("@")[1])}))
     optimizers = {name: torch.optim.Adam(params, lr=learning_rate) for name, params in model.parameter_groups().items()}
     best_state, stale = None, 0
-    bar = tqdm(range(1, epochs + 1), desc="GNNMR", unit="epoch", disable=_progress_disabled(progress))
+    bar = tqdm(range(1, epochs + 1), desc="GNNMR", unit="epoch", disable=progress_disabled(progress))
     for epoch in bar:
         start = time.perf_counter()
         model.train()

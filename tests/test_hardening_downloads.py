@@ -266,3 +266,35 @@ def test_extraction_replaces_only_after_every_member_is_accepted(tmp_path):
     assert (out / "ml-100k" / "u.data").read_bytes() == b"old"
     safe_extract(archive_with(tmp_path / "v3.zip", zip_bytes({"ml-100k/u.data": b"new"})), out)
     assert (out / "ml-100k" / "u.data").read_bytes() == b"new"
+
+
+def test_plain_tar_cut_at_a_member_boundary_is_damaged(tmp_path):
+    whole = make_tar(tmp_path / "whole.tar", [(f"f{i}", "file", "") for i in range(3)]).read_bytes()
+    for cut in (512 * 2, 512 * 4):                       # after one or two whole members, no end marker
+        archive = archive_with(tmp_path / "cut.tar", whole[:cut])
+        with pytest.raises(DataError, match="damaged or truncated.*end-of-archive"):
+            check_archive(archive)
+        with pytest.raises(DataError, match="end-of-archive.*delete"):
+            safe_extract(archive, tmp_path / "out")
+    check_archive(tmp_path / "whole.tar")
+
+
+def test_damaged_unpinned_cached_gz_is_fetched_again(tmp_path, monkeypatch):
+    import gzip
+    served = tmp_path / "served" / "table.json.gz"
+    served.parent.mkdir()
+    served.write_bytes(gzip.compress(b'{"a": 1}\n' * 5000))
+    dest = tmp_path / "cache" / "table.json.gz"
+    dest.parent.mkdir()
+    dest.write_bytes(served.read_bytes()[:-10])
+    monkeypatch.setenv("MMREC_OFFLINE", "1")
+    with pytest.raises(DataError, match=f"damaged or truncated.*delete {dest}"):
+        download(served.as_uri(), dest, progress=False)
+    monkeypatch.delenv("MMREC_OFFLINE")
+    assert download(served.as_uri(), dest, progress=False).read_bytes() == served.read_bytes()
+
+
+def test_a_name_used_as_file_and_folder_is_refused(tmp_path):
+    archive = archive_with(tmp_path / "clash.zip", zip_bytes({"a": b"file", "a/b": b"nested"}))
+    with pytest.raises(DataError, match="'a' is both a file and a folder; nothing extracted"):
+        safe_extract(archive, tmp_path / "out")

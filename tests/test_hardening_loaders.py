@@ -319,3 +319,129 @@ def test_unusable_cache_folder_warns_and_runs_uncached(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="not usable"):
         out = encode_images(images, backend="offline", device="cpu", cache_dir=blocker / "features")
     assert out.shape[0] == 2 and blocker.read_text() == "a regular file"
+
+
+# ---- audit (H12): classes found open after the first pass -----------------------------------------
+
+def test_in_place_edit_keeping_size_and_mtime_is_hashed_again(pinned_fixture):
+    import os
+    load_movielens_100k(pinned_fixture, tmdb_root=False)           # verified and memoised
+    path = pinned_fixture / "u.data"
+    info = path.stat()
+    path.write_text(path.read_text().replace("1\t1\t3", "1\t1\t4", 1))   # same size
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    with pytest.raises(DataError, match="u.data is not the official"):
+        load_movielens_100k(pinned_fixture, tmdb_root=False)
+
+
+def test_pinned_line_counts_are_those_of_the_release():
+    assert checksums.OFFICIAL_FILES["ml-100k-tmdb"]["links.csv"].lines == 1_682
+
+
+@pytest.mark.parametrize("value, message", [
+    ("9007199254740993.0", r"line 3: field 'itemID' is written as a float beyond 2\*\*53"),
+    ("1e17", r"line 3: field 'itemID' is written as a float beyond 2\*\*53"),
+    ("1_000", r"line 3: field 'itemID' is not an integer: '1_000'"),
+    ("0x1", r"line 3: field 'itemID' is not an integer"),
+])
+def test_integer_fields_are_exact(tmp_path, value, message):
+    (tmp_path / "toy").mkdir()
+    (tmp_path / "toy" / "toy.inter").write_text(f"userID\titemID\tx_label\n0\t0\t0\n0\t{value}\t2\n")
+    with pytest.raises(DataError, match=message):
+        load_mmrec("toy", root=tmp_path)
+    (tmp_path / "toy" / "toy.inter").write_text("userID\titemID\tx_label\n0\t0\t0\n0\t1.0\t2\n")
+    assert load_mmrec("toy", root=tmp_path).n_items == 2          # a whole float below 2**53 is kept
+
+
+@pytest.mark.parametrize("value", ["9223372036854775808", "99999999999999999999999", "1e30"])
+def test_tmdb_link_beyond_int64(tmp_path, value):
+    folder = write_movielens(tmp_path)
+    tmdb = tmp_path / "t"
+    tmdb.mkdir()
+    (tmdb / "links.csv").write_text(f"movie_id,imdb_id,tmdb_id\n1,tt1,{value}\n2,,\n3,,\n")
+    (tmdb / "item_features.csv").write_text("id,title\n862,Toy\n")
+    with pytest.raises(DataError, match=r"links.csv, line 2: field 'tmdb_id' .* does not fit in 64 bits"):
+        load_movielens_100k(folder, tmdb_root=tmdb, verify=False)
+
+
+def test_bom_in_the_other_readers(tmp_path):
+    from mmrec_lite.data import kg_formats
+    from mmrec_lite.data.mmrec_meta import read_id_mapping
+    bom = b"\xef\xbb\xbf"
+    folder = write_movielens(tmp_path / "ml")
+    (folder / "u.item").write_bytes(bom + (folder / "u.item").read_bytes())    # Latin-1 file re-saved as UTF-8
+    assert load_movielens_100k(folder, tmdb_root=False, verify=False).item_ids.tolist() == [1, 2, 3]
+    (tmp_path / "map.csv").write_bytes(bom + b"asin\titemID\nA\t0\nB\t1\n")
+    assert read_id_mapping(tmp_path / "map.csv", "asin", "itemID", 2).tolist() == ["A", "B"]
+    kd = tmp_path / "kgat"
+    kd.mkdir()
+    (kd / "train.txt").write_bytes(bom + b"0 0\n1 1\n")
+    (kd / "test.txt").write_bytes(bom + b"0 1\n1 0\n")
+    (kd / "kg_final.txt").write_bytes(bom + b"0 0 2\n1 0 2\n")
+    assert len(kg_formats.load_kgat(kd).interactions) == 4
+
+
+@pytest.mark.parametrize("stamp", ["1e30", "-1e30", "9.3e18"])
+def test_review_loaders_refuse_timestamps_beyond_int64(tmp_path, stamp):
+    from mmrec_lite.data.reviews import load_amazon_reviews, load_google_local_reviews
+    with gzip.open(tmp_path / "r.json.gz", "wt") as handle:
+        handle.write('{"reviewerID": "u", "asin": "i", "overall": 4.0, "unixReviewTime": 5}\n')
+        handle.write('{"reviewerID": "v", "asin": "i", "overall": 4.0, "unixReviewTime": %s}\n' % stamp)
+    with pytest.raises(DataError, match=r"r.json.gz, line 2: field 'unixReviewTime'"):
+        load_amazon_reviews("X", path=tmp_path / "r.json.gz", min_count=0)
+    (tmp_path / "g.json").write_text('{"user_id": "u", "gmap_id": "b", "rating": 4, "time": 1000}\n'
+                                     '{"user_id": "v", "gmap_id": "b", "rating": 4, "time": %s}\n' % stamp)
+    with pytest.raises(DataError, match=r"g.json, line 2: field 'time'"):
+        load_google_local_reviews(tmp_path / "g.json", min_count=0)
+
+
+def test_review_loader_verifies_official_files(tmp_path, monkeypatch):
+    from mmrec_lite.data.reviews import load_amazon_reviews
+    monkeypatch.delenv("MMREC_VERIFY", raising=False)
+    path = tmp_path / "All_Beauty_5.json.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write('{"reviewerID": "u", "asin": "i", "overall": 4.0, "unixReviewTime": 5}\n')
+    with pytest.raises(DataError, match=r"All_Beauty_5.json.gz is not the official amazon-2018-5core.*8e49737f"):
+        load_amazon_reviews("All_Beauty", path=path, min_count=0)
+    assert len(load_amazon_reviews("All_Beauty", path=path, min_count=0, verify=False)[0].interactions) == 1
+
+
+def test_a_folder_named_like_a_data_file_and_an_empty_file(tmp_path):
+    folder = write_movielens(tmp_path, "")
+    with pytest.raises(DataError, match="u.data: (empty file|no data rows)"):
+        load_movielens_100k(folder, tmdb_root=False, verify=False)
+    (folder / "u.data").unlink()
+    (folder / "u.data").mkdir()
+    with pytest.raises(DataError, match="u.data is a folder"):
+        load_movielens_100k(folder, tmdb_root=False, verify=False)
+
+
+def test_time_based_splits_warn_without_timestamps():
+    from mmrec_lite.data import split_leave_one_out
+    data = from_dataframe(pd.DataFrame({"user": [1, 1, 1, 2, 2, 2], "item": [1, 2, 3, 1, 2, 3]}))
+    with pytest.warns(UserWarning, match="timestamp 0 .*input order"):
+        split_temporal(data)
+    with pytest.warns(UserWarning, match="timestamp 0 .*at random"):
+        split_leave_one_out(data)
+
+
+def test_cache_on_a_read_only_folder_runs_uncached(tmp_path, monkeypatch):
+    import mmrec_lite.features.cache as cache_module
+
+    def unwritable(value, path, *args, **kwargs):
+        raise RuntimeError(f"File {path} cannot be opened.")   # what torch.save raises there
+    monkeypatch.setattr(cache_module.torch, "save", unwritable)
+    with pytest.warns(UserWarning, match="not usable .*RuntimeError"):
+        assert FeatureCache(tmp_path).put("k", torch.ones(2, 2)) is None
+
+
+@pytest.mark.parametrize("stored", [torch.ones(40, 164), torch.ones(50, 7), {"x": 1}, torch.full((50, 164), float("nan"))])
+def test_image_encoder_never_returns_a_bad_cached_value(tmp_path, stored):
+    from mmrec_lite.features import encode_images
+    from mmrec_lite.features.cache import content_key
+    from mmrec_lite.features.image import OfflineImageEncoder
+    images = np.random.default_rng(0).integers(0, 255, (50, 8, 8, 3), dtype=np.uint8)
+    good = encode_images(images, backend="offline", device="cpu", cache_dir=tmp_path)
+    torch.save(stored, FeatureCache(tmp_path).path(content_key("image", OfflineImageEncoder.version, images)))
+    with pytest.warns(UserWarning, match="ignoring feature cache file"):
+        assert torch.equal(encode_images(images, backend="offline", device="cpu", cache_dir=tmp_path), good)

@@ -104,3 +104,15 @@ def test_constraints_are_pinned_to_the_installed_torch():
 def test_reachable_is_false_for_an_address_that_cannot_answer():
     assert not install_torch.reachable("http://127.0.0.1:9/whl/cpu", timeout=2)
     assert not install_torch.reachable("not a url")
+
+
+def test_make_venv_installs_torch_with_this_tool_before_the_package(tmp_path):
+    """`make venv` (dry run, -n) calls tools/install_torch.py, and installs no torch of its own."""
+    import subprocess
+    root = TOOL.parents[1]
+    dry = subprocess.run(["make", "-n", "-B", "venv", f"VENV={tmp_path / 'venv'}"], cwd=root,
+                         capture_output=True, text=True, check=True).stdout.replace(str(tmp_path), "VENV").splitlines()
+    tool = next(i for i, line in enumerate(dry) if "tools/install_torch.py" in line)
+    package = next(i for i, line in enumerate(dry) if "-e \".[" in line)
+    assert tool < package and "--spec \"torch==2.13.0\"" in dry[tool]
+    assert not any("pip install" in line and "torch" in line for line in dry)

@@ -138,3 +138,22 @@ def test_missing_folders_name_the_files_offline(tmp_path, monkeypatch):
         ensure_kb4rec_movielens_1m(tmp_path)
     with pytest.raises(DataError, match=r"train\.txt, test\.txt, kg_final\.txt.*amazon-book"):
         ensure_kgat_amazon_book(tmp_path)
+
+
+@pytest.mark.parametrize("file, text, message", [
+    ("train.txt", "0 1 2 3\n1 1 2 0\n1000000000000 3 0 1\n",
+     r"train\.txt, line 3: user id 1000000000000 would make 1,000,000,000,001 ids"),
+    ("test.txt", "0 0\n1 3\n5000 2\n", r"test\.txt, line 3: user id 5000 would make 5,001 ids"),
+])
+def test_kgat_far_ids_raise_instead_of_phantom_users(kgat_folder, file, text, message):
+    write(kgat_folder, file, text)
+    with pytest.raises(DataError, match=message):
+        load_kgat(kgat_folder)
+
+
+def test_kgat_far_item_id_without_item_list_raises(kgat_folder):
+    (kgat_folder / "item_list.txt").unlink()
+    (kgat_folder / "entity_list.txt").unlink()
+    write(kgat_folder, "test.txt", "0 0\n1 3\n2 900\n")
+    with pytest.raises(DataError, match=r"test\.txt, line 3: item id 900 would make 901 ids"):
+        load_kgat(kgat_folder)

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from mmrec_lite.graphs import KnowledgeAwarePropagation, knowledge_attention
+from mmrec_lite.graphs.kg_propagation import attention_adjacency
 from mmrec_lite.losses import transr_loss, transr_score
 
 
@@ -94,3 +95,42 @@ def test_module_transr_score_equals_the_contract_function():
     head, tail, relation = torch.randn(6, 4), torch.randn(6, 4), torch.tensor([0, 2, 1, 0, 2, 2])
     expected = transr_score(head, module.relation_embedding[relation], tail, module.relation_projection[relation])
     torch.testing.assert_close(module.transr_score(head, relation, tail), expected)
+
+
+def _index_add_propagation(module, x, edge_index, weight):
+    """The edge-list formula e_N(h) = Σ π̃(h, r, t) e_t with one index_add_ (the pre-CSR code)."""
+    head, tail = edge_index
+    layers, layer = [x], x
+    for w1, w2 in zip(module.sum_layers, module.product_layers):
+        neighbourhood = torch.zeros_like(layer).index_add_(0, head, layer.index_select(0, tail) * weight.unsqueeze(1))
+        layer = F.normalize(F.leaky_relu(w1(layer + neighbourhood), 0.2) + F.leaky_relu(w2(layer * neighbourhood), 0.2), dim=1)
+        layers.append(layer)
+    return torch.cat(layers, 1)
+
+
+def test_sparse_attention_matrix_propagation_equals_the_edge_list_formula_with_gradients():
+    torch.manual_seed(6)
+    n, e = 30, 200
+    edge_index = torch.randint(n, (2, e))
+    edge_index[:, 1] = edge_index[:, 0]  # a repeated (h, t) pair: its two weights must add up
+    edge_type = torch.randint(3, (e,))
+    module = KnowledgeAwarePropagation(n_relations=3, input_dim=6, dims=(5, 4), relation_dim=4, message_dropout=0.0)
+    weight = module.attention(torch.randn(n, 6), edge_index, edge_type).detach()
+    x = torch.randn(n, 6, requires_grad=True)
+    x_ref = x.detach().clone().requires_grad_()
+    adjacency = attention_adjacency(edge_index, weight, n)
+    out, expected = module.propagate(x, adjacency), _index_add_propagation(module, x_ref, edge_index, weight)
+    torch.testing.assert_close(out, expected)
+    probe = torch.randn_like(out)
+    (out * probe).sum().backward()
+    (expected * probe).sum().backward()
+    torch.testing.assert_close(x.grad, x_ref.grad)
+    torch.testing.assert_close(module(x.detach(), edge_index, weight), expected.detach())
+    dense = torch.zeros(n, n).index_put_((edge_index[0], edge_index[1]), weight, accumulate=True)
+    torch.testing.assert_close(adjacency.matrix.to_dense(), dense)
+    torch.testing.assert_close(adjacency.transposed.to_dense(), dense.T)
+
+
+def test_attention_adjacency_rejects_mismatched_weights():
+    with pytest.raises(ValueError, match="attention_adjacency"):
+        attention_adjacency(torch.zeros(2, 5, dtype=torch.long), torch.ones(4), 3)

@@ -121,3 +121,33 @@ def test_rejects_bad_arguments(toy):
         MultiKG4Rec(data, features, cross="sideways", **SMALL)
     with pytest.raises(ValueError, match="features"):
         MultiKG4Rec(data, None, **SMALL)
+
+
+@pytest.mark.parametrize("cross", ["both", "text_to_visual", "visual_to_text", "none"])
+def test_fused_attention_path_and_first_query_only_match_the_written_out_path(cross):
+    torch.manual_seed(5)
+    block = CrossModalBlock(dim=8, n_heads=2, ffn_dim=16).eval()
+    streams = _streams()
+    pad = torch.zeros(3, 5, dtype=torch.bool)
+    pad[1, 3:] = True  # a short sequence: padded keys must be ignored by both paths
+    written, _ = block(streams, pad, cross)
+    fused, no_weights = block(streams, pad, cross, need_weights=False)
+    first, _ = block(streams, pad, cross, need_weights=False, n_queries=1)
+    assert no_weights == {}
+    for m in ("visual", "text"):
+        torch.testing.assert_close(fused[m], written[m], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(first[m], written[m][:, :1], atol=1e-5, rtol=1e-5)
+
+
+def test_model_fusion_equals_the_blocks_run_in_full(toy):
+    data, features = toy
+    model = MultiKG4Rec(data, features, **{**SMALL, "n_blocks": 2}, seed=0).eval()
+    inputs = model.node_inputs()
+    pad, index = model.sequence < 0, model.sequence.clamp_min(0)
+    streams = {m: x[index] for m, x in inputs.items()}
+    for block in model.blocks:  # every position of every block, with the written-out attention
+        streams, _ = block(streams, pad, model.cross)
+    fused = model.fuse(inputs)
+    for m, x in inputs.items():
+        torch.testing.assert_close(fused[m][:data.n_items], streams[m][:, 0], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(fused[m][data.n_items:], x[data.n_items:])

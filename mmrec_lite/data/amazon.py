@@ -27,7 +27,7 @@ from .frame import dense_interactions
 from .recdata import DataError, RecData, resolve_path
 from .safe_io import id_values, int64_values, undecodable
 
-__all__ = ["load_amazon_2014", "read_json_lines"]
+__all__ = ["load_amazon_2014", "product_metadata", "read_json_lines"]
 
 _ASIN = re.compile(r"""['"]asin['"]\s*:\s*['"]([^'"]+)['"]""")
 
@@ -73,7 +73,8 @@ def read_json_lines(path: str | Path, python_literals: bool = False,
     except UnicodeDecodeError:
         raise undecodable(path, "utf-8") from None
     except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"{path}, after line {number}: cannot be read ({exc})") from None
+        raise DataError(f"{path}, after line {number}: cannot be read ({exc}); the file is damaged or "
+                        f"truncated: delete {path} and download it again") from None
     if not records:
         raise DataError(f"{path}: no records")
     return records, numbers
@@ -117,7 +118,7 @@ def _field(table: pd.DataFrame, name: str) -> pd.Series:
     return table[name] if name in table else pd.Series(None, index=table.index, dtype=object)
 
 
-def _product_metadata(path: Path, asins: np.ndarray) -> tuple[dict[str, list[str]], list[list[str]], list, pd.DataFrame]:
+def product_metadata(path: Path, asins: np.ndarray) -> tuple[dict[str, list[str]], list[list[str]], list, pd.DataFrame]:
     """Title/description, categories, image URLs and a metadata table for the given products."""
     needed = set(asins.tolist())
 
@@ -188,7 +189,7 @@ def load_amazon_2014(category: str = "Musical_Instruments", root: str | Path | N
     text = categories = images = None
     item_meta = pd.DataFrame({"asin": dense.item_ids})
     if meta_path is not None or meta_file.exists():
-        text, categories, images, item_meta = _product_metadata(meta_file, dense.item_ids)
+        text, categories, images, item_meta = product_metadata(meta_file, dense.item_ids)
     return RecData(name=f"amazon-{category}", user_ids=dense.user_ids, item_ids=dense.item_ids,
                    interactions=dense.interactions, item_text=text, item_images=images,
                    item_categories=categories, item_meta=item_meta, reviews=reviews)

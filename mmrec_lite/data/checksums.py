@@ -6,7 +6,9 @@ folder filled by hand). A file that differs from the release raises a :class:`Da
 the file, the expected and the actual sha256 and its line count against the official one.
 A deliberately modified copy (a subsample, a fixture) is loaded with ``verify=False`` or with
 the environment variable ``MMREC_VERIFY=0``. Only hashes of the official files are stored here,
-never data. A verified (path, size, mtime) is remembered for the rest of the process.
+never data. A verified file is remembered for the rest of the process by its path, inode, size,
+modification and status-change times (``st_ctime`` moves on every write, even one that restores
+the modification time), so an edit in place is always hashed again.
 """
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ OFFICIAL_FILES: dict[str, dict[str, Pinned]] = {
     },
     "ml-100k-tmdb": {
         "item_features.csv": Pinned("fcbb689639d21ac8c581b0681699edafe01e96ef7afffa45a0afb9a6ba99e250"),
-        "links.csv": Pinned("7c5457869a1d5519111beec4c3ff0baec1940fad79f1f465396bf86f86f55058", 1_683),
+        "links.csv": Pinned("7c5457869a1d5519111beec4c3ff0baec1940fad79f1f465396bf86f86f55058", 1_682),
     },
     "the-movies-dataset": {
         "ratings_small.csv": Pinned("821795331fd974bbe7a8416f2a7eec2b548a485dedb47a073580b0a9a8a0a8d2", 100_005),
@@ -59,7 +61,7 @@ OFFICIAL_FILES: dict[str, dict[str, Pinned]] = {
     },
 }
 
-_verified: set[tuple[str, int, int, str]] = set()
+_verified: set[tuple] = set()
 
 
 def sha256_of(path: str | Path) -> str:
@@ -104,7 +106,7 @@ def verify_official(path: str | Path, folder: str, verify: bool | None = None) -
     if pinned is None or not verification_enabled(verify) or not path.is_file():
         return
     stat = path.stat()
-    memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, pinned.sha256)
+    memo = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, pinned.sha256)
     if memo in _verified:
         return
     actual = sha256_of(path)

@@ -5,10 +5,12 @@ retries, and archive extraction that resolves links itself.
   while holding a lock on the destination, checks that part file (length, pinned sha256, or, when
   the server sends no length and nothing is pinned, the archive's own integrity) and only then
   moves it onto ``dest``. Two processes fetching one file never share bytes; the one that waits
-  for the lock reuses the finished file.
+  for the lock reuses the finished file. An existing unpinned ``.zip``/``.gz``/``.tar*`` is
+  reused only when it reads to the end intact (checked once per process); a damaged one is
+  fetched again (offline: the error names the file to delete).
 - :func:`safe_extract` reads every member first and refuses absolute paths, ``..``, paths that go
   through a link, links that resolve outside the archive (resolved here, member by member,
-  whatever the Python version) and devices. Links are never created on disk: a link to a file of
+  whatever the Python version), a name used both as a file and as a folder, and devices. Links are never created on disk: a link to a file of
   the archive is written as a copy of it. Members are written into a staging folder beside
   ``dest`` and moved into place only when every member has been read without a CRC or
   truncation error.
@@ -62,6 +64,11 @@ _CHUNK = 1 << 20
 _RETRYABLE = (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError)
 _ARCHIVE_ERRORS = (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, OSError, NotImplementedError)
 _MAX_LINK_DEPTH = 32
+_intact: set[tuple] = set()   # (path, inode, size, mtime, ctime) of archives that read to the end intact
+
+
+class _DamagedCache(DataError):
+    """An existing unpinned archive in the cache does not read to the end."""
 
 
 def _fill_by_hand(url: str, dest: Path, why: str) -> DataError:
@@ -106,12 +113,26 @@ def _fetch(url: str, part: Path, timeout: float, progress: bool) -> tuple[str, b
 
 
 def _reusable(dest: Path, sha256: str | None) -> bool:
-    """True when ``dest`` exists and matches the pin; raises when it exists and does not."""
+    """True when ``dest`` exists and matches the pin (or, unpinned, is an intact archive or not an
+    archive at all). Raises :class:`DataError` when it does not match the pin and
+    :class:`_DamagedCache` when it is an unpinned archive that is cut or corrupt."""
     if not dest.exists():
         return False
-    if sha256 is not None and sha256_of(dest) != sha256:
-        raise DataError(f"{dest} exists but its sha256 differs from the pinned {sha256}; "
-                        f"delete {dest} to download it again")
+    if sha256 is not None:
+        if sha256_of(dest) != sha256:
+            raise DataError(f"{dest} exists but its sha256 differs from the pinned {sha256}; "
+                            f"delete {dest} to download it again")
+        return True
+    kind = _archive_kind(dest)
+    if kind is not None:
+        info = dest.stat()
+        memo = (str(dest.resolve()), info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        if memo not in _intact:
+            try:
+                check_archive(dest, kind=kind)
+            except DataError as exc:
+                raise _DamagedCache(str(exc)) from None
+            _intact.add(memo)
     return True
 
 
@@ -126,16 +147,26 @@ def download(url: str, dest: str | Path, sha256: str | None = None, retries: int
     ``.zip``/``.gz``/``.tar*`` that passes :func:`check_archive` is kept. Concurrent calls for one
     ``dest`` take turns on a lock file. Network errors, time-outs and 5xx/408/429 answers are
     retried ``retries`` times with exponential back-off (``backoff * 2**attempt`` seconds).
+    An existing unpinned archive that is cut or corrupt is fetched again and replaced only by a
+    download that passes the same checks; offline, the error names it for deletion.
     """
     dest = Path(dest).expanduser()
-    if _reusable(dest, sha256):
-        return dest
+    try:
+        if _reusable(dest, sha256):
+            return dest
+    except _DamagedCache as exc:
+        if is_offline():
+            raise DataError(f"{exc}; delete {dest} and fetch it again from {url} (offline: MMREC_OFFLINE is "
+                            "set)") from None
     if is_offline():
         raise _fill_by_hand(url, dest, "offline: MMREC_OFFLINE is set")
     dest.parent.mkdir(parents=True, exist_ok=True)
     with _locked(dest):
-        if _reusable(dest, sha256):  # another process finished it while we waited
-            return dest
+        try:
+            if _reusable(dest, sha256):  # another process finished it while we waited
+                return dest
+        except _DamagedCache:
+            pass  # fetched again below; the damaged file is replaced only by a verified one
         part = dest.with_name(f".{dest.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
         try:
             digest, complete = _fetch_with_retries(url, dest, part, retries, backoff, progress, timeout)
@@ -206,6 +237,7 @@ def check_archive(path: str | Path, kind: str | None = None) -> None:
                 for member in tf:
                     if member.isfile():
                         shutil.copyfileobj(tf.extractfile(member), _Discard())
+                _check_tar_end(tf, path)
         elif kind == "gz":
             with gzip.open(path, "rb") as handle:
                 shutil.copyfileobj(handle, _Discard())
@@ -213,6 +245,14 @@ def check_archive(path: str | Path, kind: str | None = None) -> None:
             raise DataError(f"{path}: not a zip, tar or gzip file")
     except _ARCHIVE_ERRORS as exc:
         raise DataError(f"{path}: damaged or truncated archive ({type(exc).__name__}: {exc})") from None
+
+
+def _check_tar_end(tf: tarfile.TarFile, path: Path) -> None:
+    """Raise unless the two zero blocks that end every tar archive follow the last member: a tar
+    cut at a member boundary otherwise reads as a shorter, valid archive."""
+    tf.fileobj.seek(tf.offset)
+    if tf.fileobj.read(2 * tarfile.BLOCKSIZE) != bytes(2 * tarfile.BLOCKSIZE):
+        raise tarfile.ReadError("no end-of-archive marker after the last member")
 
 
 class _Discard:
@@ -302,8 +342,11 @@ def _plan(members: list[_Member], archive: Path) -> _Plan:
                 out = list(resolve(link.parts[:-1] + tuple(link.link.split("/")), member, depth + 1))
         return tuple(out)
 
+    parents = {m.parts[:i] for m in members for i in range(1, len(m.parts))}
     copies = {}
     for member in members:
+        if member.kind in ("file", "hardlink") and member.parts in parents:   # symlinks: "goes through" below
+            refuse(member, "is both a file and a folder")
         through = next((member.parts[:i] for i in range(1, len(member.parts)) if member.parts[:i] in symlinks), None)
         if through is not None:
             refuse(member, f"goes through the link {'/'.join(through)!r}")
@@ -354,6 +397,7 @@ def safe_extract(archive: str | Path, dest: str | Path) -> list[Path]:
         elif tarfile.is_tarfile(archive):
             container = tarfile.open(archive)
             members, opener = _tar_members(container, archive), container.extractfile
+            _check_tar_end(container, archive)
         elif _archive_kind(archive) in ("zip", "tar"):
             raise DataError(f"{archive}: damaged or truncated {_archive_kind(archive)} archive; {delete_hint}")
         else:

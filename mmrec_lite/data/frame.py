@@ -10,12 +10,16 @@ Every loader goes through two steps kept here:
    ``(user, item)`` pairs.
 
 Shared checks (:mod:`.safe_io`) keep every bad value a :class:`DataError`: UTF-8 files may start
-with a byte-order mark, integers must fit in int64, ids are integers or strings (never NaN, lists or
+with a byte-order mark (a file declared Latin-1 that starts with one was re-saved as UTF-8 and is
+read as such), integers must fit in int64, ids are integers or strings (never NaN, lists or
 fractional floats), timestamps are whole numbers inside int64 and a catalogue lists each raw id once.
+An integer column accepts digits, and whole numbers written as floats (``3.0``, ``1e3``) only below
+2**53, where a float is still exact: ``9007199254740993.0`` would silently become ...992.
 """
 from __future__ import annotations
 
 import csv
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,31 +31,39 @@ import pandas as pd
 from .recdata import DataError, Interactions, RecData, resolve_path
 from .safe_io import INT64_LIMIT, id_values, int64_values, text_encoding, undecodable
 
-__all__ = ["TableSource", "DenseInteractions", "dense_interactions", "from_dataframe", "catalogue_index"]
+__all__ = ["TableSource", "DenseInteractions", "dense_interactions", "from_dataframe", "catalogue_index",
+           "dense_id_range"]
+
+
+_DIGITS = re.compile(r"\s*[+-]?\d+\s*")
+_DECIMAL = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+#: Whole numbers written as floats are exact only below this magnitude.
+FLOAT_EXACT_LIMIT = 2 ** 53
 
 
 def _finite_float(text: str) -> float:
-    value = float(text)
-    if not np.isfinite(value):
-        raise ValueError(text)
-    return value
+    """A decimal number (``float()`` would also take ``1_000`` and ``inf``); ValueError says why not."""
+    if not _DECIMAL.fullmatch(text):
+        raise ValueError("is not a finite number")
+    return float(text)
 
 
 def _int64(text: str) -> int:
-    value = int(text)
-    if not -INT64_LIMIT <= value < INT64_LIMIT:
-        raise ValueError(text)
-    return value
+    """Digits inside int64, or a whole float below 2**53; ValueError says why not."""
+    if _DIGITS.fullmatch(text):
+        value = int(text)
+        if not -INT64_LIMIT <= value < INT64_LIMIT:
+            raise ValueError("does not fit in 64 bits (int64)")
+        return value
+    if _DECIMAL.fullmatch(text) and float(text).is_integer():
+        if abs(float(text)) >= FLOAT_EXACT_LIMIT:
+            raise ValueError("is written as a float beyond 2**53, where floats are not exact; write the integer "
+                             "in digits")
+        return int(float(text))
+    raise ValueError("is not an integer")
 
 
 _CASTS = {"int64": _int64, "float64": _finite_float, "str": str}
-
-
-def _problem(value: str, dtype: str) -> str:
-    """Why ``value`` failed its cast (for the message)."""
-    if dtype != "int64":
-        return "is not a finite number"
-    return "does not fit in 64 bits (int64)" if value.strip().lstrip("+-").isdigit() else "is not an integer"
 
 
 @dataclass(frozen=True)
@@ -70,8 +82,16 @@ class TableSource:
     quoting: int = csv.QUOTE_MINIMAL
 
     def __post_init__(self):
-        object.__setattr__(self, "path", resolve_path(self.path, "data file"))
-        object.__setattr__(self, "encoding", text_encoding(self.encoding))
+        path = resolve_path(self.path, "data file")
+        if path.is_dir():
+            raise DataError(f"{path} is a folder, not a data file")
+        encoding = text_encoding(self.encoding)
+        if encoding != "utf-8-sig":
+            with open(path, "rb") as handle:
+                if handle.read(3) == b"\xef\xbb\xbf":   # re-saved as UTF-8 with a byte-order mark
+                    encoding = "utf-8-sig"
+        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "encoding", encoding)
 
     def read(self, columns: dict[str, str], optional: dict[str, str] | None = None) -> pd.DataFrame:
         """The requested columns (plus the ``optional`` ones the header has), every value typed."""
@@ -94,11 +114,17 @@ class TableSource:
                                     index_col=False, encoding=self.encoding, quoting=self.quoting,
                                     keep_default_na=False, na_values=[""], dtype=every_column)
         except (ValueError, OverflowError, UnicodeDecodeError, pd.errors.ParserWarning) as exc:
-            self._raise_first_bad_record(dtypes, n_fields, exc)
+            self._raise_first_bad_record(dtypes, n_fields, list(every_column), exc)
         frame = frame[list(dtypes)]
+        inexact = {c: t for c, t in dtypes.items() if t == "int64" and
+                   ((frame[c] >= FLOAT_EXACT_LIMIT) | (frame[c] <= -FLOAT_EXACT_LIMIT)).any()}
+        if inexact:  # pandas also takes "9007199254740993.0" for int64: re-read those columns strictly
+            error = self._first_bad_record(inexact, n_fields, list(every_column))
+            if error is not None:
+                raise error
         floats = [c for c, t in dtypes.items() if t == "float64"]
         if floats and frame[floats].isna().to_numpy().any():
-            self._raise_first_bad_record(dtypes, n_fields, ValueError("empty numeric field"))
+            self._raise_first_bad_record(dtypes, n_fields, list(every_column), ValueError("empty numeric field"))
         text = [c for c, t in dtypes.items() if t == "str"]
         if text:
             frame[text] = frame[text].fillna("")
@@ -136,24 +162,33 @@ class TableSource:
                 if fields:
                     yield reader.line_num, fields
 
-    def _raise_first_bad_record(self, dtypes: dict[str, str], n_fields: int, exc: Exception) -> NoReturn:
-        """Raise a :class:`DataError` naming the first record with a wrong field count or value."""
+    def _first_bad_record(self, dtypes: dict[str, str], n_fields: int, columns: list[str]) -> DataError | None:
+        """A :class:`DataError` naming the first record with a wrong field count or a ``dtypes`` value
+        that fails its cast (None if none); ``columns`` are the file's columns in order."""
         try:
-            positions = ({c: i for i, c in enumerate(self._header())} if self.header
-                         else {c: i for i, c in enumerate(dtypes)})
+            positions = {c: i for i, c in enumerate(columns)}
             for line, fields in self._records():
                 if len(fields) != n_fields:
-                    raise DataError(f"{self.path}, line {line}: expected {n_fields} fields, found "
-                                    f"{len(fields)}: {self.sep.join(fields)[:200]!r}")
+                    return DataError(f"{self.path}, line {line}: expected {n_fields} fields, found "
+                                     f"{len(fields)}: {self.sep.join(fields)[:200]!r}")
                 for column, dtype in dtypes.items():
                     value = fields[positions[column]]
                     try:
                         _CASTS[dtype](value)
-                    except ValueError:
-                        raise DataError(f"{self.path}, line {line}: field {column!r} {_problem(value, dtype)}: "
-                                        f"{value!r}") from None
+                    except ValueError as why:
+                        return DataError(f"{self.path}, line {line}: field {column!r} {why}: {value!r}")
         except UnicodeDecodeError:
-            raise undecodable(self.path, self.encoding) from None
+            return undecodable(self.path, self.encoding)
+        return None
+
+    def _raise_first_bad_record(self, dtypes: dict[str, str], n_fields: int, columns: list[str],
+                                exc: Exception) -> NoReturn:
+        """Raise a :class:`DataError` naming the first record with a wrong field count or value."""
+        error = self._first_bad_record(dtypes, n_fields, columns)
+        if error is not None:
+            raise error from None
+        if isinstance(exc, pd.errors.EmptyDataError):
+            raise DataError(f"{self.path}: empty file (no data rows)") from None
         raise DataError(f"{self.path}: could not be parsed ({exc})") from exc
 
 
@@ -169,6 +204,26 @@ class DenseInteractions(NamedTuple):
     user_ids: np.ndarray
     item_ids: np.ndarray
     rows: np.ndarray
+
+
+#: Ids already dense 0..n-1 (MMRec, KGAT) may leave a few ids unused; more than this share (and
+#: more than this count) means an id far beyond the others, which would create phantom entities.
+MAX_UNUSED_SHARE, MAX_UNUSED_ANY = 0.01, 10
+
+
+def dense_id_range(values: np.ndarray, what: str, where: Callable[[int], str], hint: str,
+                   confirmed: set[int] = frozenset()) -> np.ndarray:
+    """``0 .. max(values)`` after checking that no id is negative and that the range is not mostly
+    unused (``itemID`` 10**6 among 700 items); ``confirmed`` holds sizes another file vouches for."""
+    negative = np.flatnonzero(values < 0)
+    if len(negative):
+        raise DataError(f"{where(int(negative[0]))}: {what} must be >= 0, got {values[negative[0]]}")
+    size = int(values.max()) + 1
+    unused = size - len(np.unique(values))
+    if unused > max(MAX_UNUSED_ANY, MAX_UNUSED_SHARE * size) and size not in confirmed:
+        raise DataError(f"{where(int(np.argmax(values)))}: {what} {size - 1} would make {size:,} ids of which "
+                        f"{unused:,} never occur; {hint}")
+    return np.arange(size)
 
 
 def catalogue_index(catalogue: np.ndarray, values: np.ndarray, where: Callable[[int], str], what: str) -> np.ndarray:

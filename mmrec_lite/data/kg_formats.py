@@ -32,8 +32,9 @@ import torch
 
 from ..profiles import data_root
 from .downloads import download, safe_extract
-from .frame import dense_interactions
+from .frame import dense_id_range, dense_interactions
 from .recdata import DataError, KnowledgeGraph, RecData
+from .safe_io import int64_values, undecodable
 from .splits import split_random
 
 __all__ = ["load_kb4rec", "load_kgat", "ensure_kb4rec_movielens_1m", "ensure_kgat_amazon_book",
@@ -49,9 +50,9 @@ KGAT_NAME_FILES = ("user_list.txt", "item_list.txt", "entity_list.txt", "relatio
 
 def _lines(path: Path) -> list[str]:
     try:
-        return path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not valid UTF-8 text ({exc})") from None
+        return path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        raise undecodable(path, "utf-8") from None
 
 
 def _read_table(path: Path, sep: str, columns: dict[str, str], skip: int = 0,
@@ -78,12 +79,13 @@ def _read_table(path: Path, sep: str, columns: dict[str, str], skip: int = 0,
     for column, kind in columns.items():
         frame[column] = frame[column].str.strip()
         if kind == "int64":
-            values = pd.to_numeric(frame[column], errors="coerce")
-            bad = np.flatnonzero(values.isna().to_numpy() | (values.to_numpy() % 1 != 0))
+            text = frame[column]
+            bad = np.flatnonzero(~text.str.fullmatch(r"[+-]?\d+").to_numpy(dtype=bool))
             if len(bad):
                 raise DataError(f"{path}, line {numbers[bad[0]]}: field {column!r} is not an integer: "
-                                f"{frame[column].iloc[bad[0]]!r}")
-            frame[column] = values.astype(np.int64)
+                                f"{text.iloc[bad[0]]!r}")
+            frame[column] = int64_values(pd.to_numeric(text).to_numpy(), column,
+                                         lambda row: f"{path}, line {numbers[row]}")
     return frame, numbers
 
 
@@ -211,6 +213,9 @@ def _user_items(path: Path, n_items: int | None) -> tuple[np.ndarray, np.ndarray
             bad = next(f for f in fields if not f.lstrip("-").isdigit())
             raise DataError(f"{path}, line {number}: {bad!r} is not an integer id "
                             "(expected 'user item item ...')") from None
+        except OverflowError:
+            bad = next(f for f in fields if not -2 ** 63 <= int(f) < 2 ** 63)
+            raise DataError(f"{path}, line {number}: id {bad} does not fit in 64 bits (int64)") from None
         users.append(np.full(len(ids) - 1, ids[0]))
         items.append(ids[1:])
         lines.append(np.full(len(ids) - 1, number))
@@ -254,8 +259,9 @@ def load_kgat(folder: str | Path, name: str | None = None, valid_ratio: float = 
     ``test.txt`` is the test split; ``valid_ratio`` of each user's ``train.txt`` items (at least
     one for users with three or more) are held out, seeded, as the validation split (KGAT has
     none). With ``item_list.txt`` the catalogue is its ``remap_id`` range, otherwise
-    ``max item id + 1``; with ``entity_list.txt`` / ``relation_list.txt`` the triples must stay
-    inside their ranges. Entity names are the Freebase ids where listed.
+    ``max item id + 1``; users (and items without a list) must be dense: an id far beyond the
+    others (a user 10**12 among 70,000) raises instead of creating phantom entities. With
+    ``entity_list.txt`` / ``relation_list.txt`` the triples must stay inside their ranges. Entity names are the Freebase ids where listed.
     """
     folder = Path(folder).expanduser()
     name = name or folder.name
@@ -264,8 +270,15 @@ def load_kgat(folder: str | Path, name: str | None = None, valid_ratio: float = 
     n_items = None if item_list is None else int(item_list.index.max()) + 1
     train_user, train_item, train_line = _user_items(folder / "train.txt", n_items)
     test_user, test_item, test_line = _user_items(folder / "test.txt", n_items)
+    located = [(folder / "train.txt", train_line), (folder / "test.txt", test_line)]
+
+    def where(row: int) -> str:
+        path, lines = located[0] if row < len(train_line) else located[1]
+        return f"{path}, line {lines[row if row < len(train_line) else row - len(train_line)]}"
+
+    hint = "KGAT ids are dense remap ids 0..n-1 (re-index the file, or add the list file that names them)"
     if n_items is None:
-        n_items = int(max(train_item.max(initial=-1), test_item.max(initial=-1))) + 1
+        n_items = len(dense_id_range(np.concatenate([train_item, test_item]), "item id", where, hint))
     kg_path = folder / "kg_final.txt"
     triples, kg_numbers = _read_table(kg_path, " ", {"head": "int64", "relation": "int64", "tail": "int64"})
     ids = triples.to_numpy()
@@ -286,15 +299,11 @@ def load_kgat(folder: str | Path, name: str | None = None, valid_ratio: float = 
     frame = pd.DataFrame({"user": np.concatenate([train_user, test_user]),
                           "item": np.concatenate([train_item, test_item]),
                           "test": np.r_[np.zeros(len(train_user), bool), np.ones(len(test_user), bool)]})
-    located = [(folder / "train.txt", train_line), (folder / "test.txt", test_line)]
-
-    def where(row: int) -> str:
-        path, lines = located[0] if row < len(train_line) else located[1]
-        return f"{path}, line {lines[row if row < len(train_line) else row - len(train_line)]}"
-
-    n_users = int(frame["user"].max()) + 1
-    if lists["user_list.txt"] is not None:
-        n_users = max(n_users, int(lists["user_list.txt"].index.max()) + 1)
+    user_list = lists["user_list.txt"]
+    listed_users = set() if user_list is None else {int(user_list.index.max()) + 1}
+    n_users = len(dense_id_range(frame["user"].to_numpy(), "user id", where, hint, confirmed=listed_users))
+    if user_list is not None:
+        n_users = max(n_users, int(user_list.index.max()) + 1)
     dense = dense_interactions(frame, where=where, user_ids=np.arange(n_users), item_ids=np.arange(n_items))
     is_test = frame["test"].to_numpy()[dense.rows]
     user_ids = np.asarray(_names(lists["user_list.txt"], n_users, ""), dtype=object)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..profiles import data_root
-from .frame import TableSource, dense_interactions
+from .frame import TableSource, dense_id_range, dense_interactions
 from .recdata import DataError, RecData
 from .safe_io import int64_values
 
@@ -27,7 +27,6 @@ __all__ = ["load_mmrec"]
 
 _FEATURE_FILES = {"text": "text_feat.npy", "image": "image_feat.npy"}
 _SPLIT_LABELS = ("train", "valid", "test")
-_MAX_UNUSED_SHARE, _MAX_UNUSED_ANY = 0.01, 10
 
 
 def _feature_rows(folder: Path) -> set[int]:
@@ -43,17 +42,8 @@ def _feature_rows(folder: Path) -> set[int]:
 
 
 def _dense_range(values: np.ndarray, column: str, source: TableSource, confirmed: set[int] = frozenset()) -> np.ndarray:
-    """``0 .. max`` after checking that no id is negative and that the range is not mostly unused."""
-    negative = np.flatnonzero(values < 0)
-    if len(negative):
-        raise DataError(f"{source.where(int(negative[0]))}: {column} must be >= 0, got {values[negative[0]]}")
-    size = int(values.max()) + 1
-    unused = size - len(np.unique(values))
-    if unused > max(_MAX_UNUSED_ANY, _MAX_UNUSED_SHARE * size) and size not in confirmed:
-        row = int(np.argmax(values))
-        raise DataError(f"{source.where(row)}: {column} {size - 1} would make {size:,} ids of which {unused:,} never "
-                        "occur; MMRec ids must be dense 0..n-1 (re-index the file)")
-    return np.arange(size)
+    return dense_id_range(values, column, source.where, "MMRec ids must be dense 0..n-1 (re-index the file)",
+                          confirmed)
 
 
 def load_mmrec(name: str, root: str | Path | None = None, duplicates: str = "raise") -> RecData:

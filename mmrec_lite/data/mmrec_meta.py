@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..profiles import data_root
-from .amazon import _product_metadata, read_json_lines
+from .amazon import product_metadata, read_json_lines
 from .mmrec_format import load_mmrec
 from .recdata import DataError, RecData
 
@@ -42,7 +42,7 @@ def read_id_mapping(path: Path, raw_column: str, id_column: str, n_ids: int) -> 
 
     Every dense id ``0 .. n_ids − 1`` must appear exactly once; errors name the file and line.
     """
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
         header = handle.readline()
         delimiter = "\t" if "\t" in header else ","
         columns = [c.strip() for c in header.rstrip("\r\n").split(delimiter)]
@@ -116,7 +116,7 @@ def load_mmrec_with_text(name: str, category: str | None = None, root: str | Pat
     meta = Path(meta_path).expanduser() if meta_path is not None else folder / f"meta_{category}.json.gz"
     _need({item_map: _SOURCES[0], meta: _SOURCES[1]}, folder)
     asins = read_id_mapping(item_map, "asin", "itemID", data.n_items)
-    text, categories, _, table = _product_metadata(meta, asins)
+    text, categories, _, table = product_metadata(meta, asins)
     table["has_title"] = [bool(t) for t in text["title"]]
     if not table["has_title"].any() and not any(text["description"]):
         raise DataError(f"{meta}: none of the {data.n_items} products of {item_map} has a metadata line")
@@ -133,6 +133,6 @@ def load_mmrec_with_text(name: str, category: str | None = None, root: str | Pat
 
 
 def _has_column(path: Path, column: str) -> bool:
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:
         header = handle.readline()
     return column in [c.strip() for c in header.rstrip("\r\n").split("\t" if "\t" in header else ",")]

@@ -30,7 +30,7 @@ from .checksums import verify_official
 from .downloads import movies_dataset_instructions
 from .frame import TableSource, dense_interactions
 from .recdata import DataError, RecData, resolve_path
-from .safe_io import undecodable
+from .safe_io import int64_values, undecodable
 
 __all__ = ["load_movies_dataset", "read_tmdb_table", "read_links", "tmdb_side_information", "TmdbSide"]
 
@@ -90,11 +90,23 @@ def read_links(path: str | Path, movie: str, tmdb: str) -> pd.Series:
     if len(bad):
         raise DataError(f"{source.where(int(bad[0]))}: field {tmdb!r} is not an integer id: "
                         f"{frame[tmdb].iloc[bad[0]]!r}")
+    present = np.flatnonzero(tmdb_ids.notna().to_numpy())
+    exact = np.zeros(len(frame), np.int64)
+    exact[present] = int64_values(raw.iloc[present].map(_whole).to_numpy(object), tmdb,
+                                  lambda row: source.where(int(present[row])), what="an integer id")
     repeated = np.flatnonzero(frame[movie].duplicated().to_numpy())
     if len(repeated):
         raise DataError(f"{source.where(int(repeated[0]))}: movie id {frame[movie].iloc[repeated[0]]} "
                         "appears twice in the links file")
-    return pd.Series(tmdb_ids.astype("Int64").array, index=frame[movie].to_numpy(), name="tmdb_id")
+    values = pd.array(exact, dtype="Int64")
+    values[~tmdb_ids.notna().to_numpy()] = pd.NA
+    return pd.Series(values, index=frame[movie].to_numpy(), name="tmdb_id")
+
+
+def _whole(text: str) -> int | float:
+    """``"862"`` -> 862 exactly (any size, refused later if beyond int64); ``"862.0"`` -> 862.0."""
+    text = text.strip()
+    return int(text) if text.lstrip("+-").isdigit() else float(text)
 
 
 def _literal(text: str):

@@ -34,10 +34,12 @@ import pandas as pd
 
 from ..profiles import data_root
 from .amazon import read_json_lines
+from .checksums import verify_official
 from .downloads import AMAZON_2014_SHA256, AMAZON_2014_URL, download
 from .filters import k_core
 from .frame import dense_interactions
 from .recdata import DataError, RecData
+from .safe_io import int64_values
 
 __all__ = ["ReviewReport", "load_amazon_reviews", "load_yelp_reviews", "load_google_local_reviews",
            "amazon_review_path", "ensure_amazon_reviews", "AMAZON_2018_URL", "AMAZON_2018_SHA256",
@@ -159,26 +161,30 @@ def _build(name: str, path: Path, numbers: list[int], table: pd.DataFrame, dupli
 
 
 def load_amazon_reviews(category: str, root: str | Path | None = None, path: str | Path | None = None,
-                        duplicates: str = "earliest", min_count: int = 5) -> tuple[RecData, ReviewReport]:
+                        duplicates: str = "earliest", min_count: int = 5,
+                        verify: bool | None = None) -> tuple[RecData, ReviewReport]:
     """An Amazon 5-core category by name, 2014 or 2018 layout (see :func:`amazon_review_path`).
 
     ``path`` reads a given file instead. ``text`` is ``summary. reviewText`` (the summary is
     the reviewer's own title). Duplicate policy and k-core re-check: see the module docstring.
+    A file with a pinned official sha256 is checked first, whatever folder it is in
+    (``verify=False`` or ``MMREC_VERIFY=0`` for a modified copy).
     """
     path = Path(path).expanduser() if path is not None else amazon_review_path(category, root)
+    for folder in ("amazon-2014-5core", "amazon-2018-5core"):
+        verify_official(path, folder, verify)
     records, numbers = read_json_lines(path)
     frame = pd.DataFrame.from_records(records)
     summary = _texts(frame["summary"]) if "summary" in frame else [""] * len(frame)
     body = _texts(frame["reviewText"]) if "reviewText" in frame else [""] * len(frame)
     times = (pd.to_numeric(_column(frame, "unixReviewTime", path, numbers), errors="coerce")
              if "unixReviewTime" in frame else pd.Series(np.zeros(len(frame))))
-    bad = np.flatnonzero(~np.isfinite(times.to_numpy(dtype=np.float64)))
-    if len(bad):
-        raise DataError(f"{path}, line {numbers[bad[0]]}: field 'unixReviewTime' is not a number")
+    seconds = int64_values(times.to_numpy(dtype=np.float64), "unixReviewTime",
+                           lambda row: f"{path}, line {numbers[row]}", what="a whole-number timestamp")
     table = pd.DataFrame({"user": _column(frame, "reviewerID", path, numbers).astype(str),
                           "item": _column(frame, "asin", path, numbers).astype(str),
                           "rating": _column(frame, "overall", path, numbers),
-                          "timestamp": times.to_numpy(dtype=np.int64),
+                          "timestamp": seconds,
                           "text": [f"{s}. {b}" if s and b else s or b for s, b in zip(summary, body)]})
     return _build(f"amazon-{category}", path, numbers, table, duplicates, min_count, (1.0, 5.0))
 
@@ -221,9 +227,10 @@ def load_google_local_reviews(path: str | Path, duplicates: str = "earliest",
     bad = np.flatnonzero(~np.isfinite(times))
     if len(bad):
         raise DataError(f"{path}, line {numbers[bad[0]]}: field 'time' is not a number: {frame['time'].iloc[bad[0]]!r}")
+    times = int64_values(times, "time", lambda row: f"{path}, line {numbers[row]}", what="whole milliseconds")
     table = pd.DataFrame({"user": _column(frame, "user_id", path, numbers).astype(str),
                           "item": _column(frame, "gmap_id", path, numbers).astype(str),
                           "rating": _column(frame, "rating", path, numbers),
-                          "timestamp": (times // 1000).astype(np.int64),
+                          "timestamp": times // 1000,
                           "text": _texts(frame["text"]) if "text" in frame else [""] * len(frame)})
     return _build("google-local", path, numbers, table, duplicates, min_count, (1.0, 5.0))

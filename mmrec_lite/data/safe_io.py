@@ -6,7 +6,8 @@ silently wrapped integer through.
 
 - :func:`text_encoding`: UTF-8 is read as ``utf-8-sig``, so a byte-order mark is accepted everywhere.
 - :func:`undecodable`: the first line of a file that is not valid text in its encoding.
-- :func:`int64_values`: numbers (float or int) that must be whole and fit in int64 (ids, timestamps).
+- :func:`int64_values`: numbers (float or int) that must be whole and fit in int64 (ids, timestamps);
+  Python integers are checked exactly, never through a float.
 - :func:`id_values`: an id column of a DataFrame: integers or strings, never lists, NaN or fractions.
 """
 from __future__ import annotations
@@ -59,6 +60,12 @@ def int64_values(values, column: str, where: Callable[[int], str], what: str = "
         if array.dtype.kind == "u" and len(array) and int(array.max()) >= INT64_LIMIT:
             row = int(np.argmax(array))
             raise DataError(f"{where(row)}: field {column!r} {array[row]} does not fit in 64 bits")
+        return array.astype(np.int64)
+    if array.dtype == object and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in array):
+        outside = [row for row, v in enumerate(array) if not -INT64_LIMIT <= v < INT64_LIMIT]
+        if outside:   # Python ints are checked exactly, never through a float
+            raise DataError(f"{where(outside[0])}: field {column!r} {array[outside[0]]} does not fit in 64 bits "
+                            f"({len(outside)} such rows)")
         return array.astype(np.int64)
     try:
         floats = array.astype(np.float64)

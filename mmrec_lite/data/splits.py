@@ -9,10 +9,13 @@ come from a ``torch.Generator``.
 Cold start is reported, never silent: a split whose valid/test part holds users or items with no
 training interaction emits a :class:`~mmrec_lite.data.recdata.ColdStartWarning` naming the counts
 (``RecData.cold_start_users(split)`` lists them). The per-user splitters never create such users;
-the global time cut can.
+the global time cut can. Neither is an ordering by time without timestamps: when every interaction
+has the same timestamp (``0`` is what loaders store when the source has none) the time-based
+splitters warn that the order is the input order (temporal) or random (leave-one-out).
 """
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -60,6 +63,13 @@ def _with_labels(data: RecData, order: np.ndarray, label_in_order: np.ndarray) -
     return split
 
 
+def _warn_without_time(data: RecData, fallback: str) -> None:
+    times = data.interactions.timestamp
+    if len(times) > 1 and bool((times == times[0]).all()):
+        warnings.warn(f"{data.name}: all {len(times):,} interactions have the timestamp {int(times[0])} (no times "
+                      f"in the source?), so this time-based split {fallback}", UserWarning, stacklevel=3)
+
+
 def _interactions(data: RecData) -> tuple[np.ndarray, int]:
     n = len(data.interactions)
     if n == 0:
@@ -94,6 +104,8 @@ def split_leave_one_out(data: RecData, seed: int = 0, by_time: bool = True) -> R
     interaction. Users with fewer than 3 interactions keep them all in training.
     """
     user, n = _interactions(data)
+    if by_time:
+        _warn_without_time(data, "picks each user's last interactions at random")
     random_key = _random_keys(n, seed)
     keys = (data.interactions.timestamp.numpy(), random_key) if by_time else (random_key,)
     order = _grouped_order(user, *keys)
@@ -110,6 +122,7 @@ def split_temporal(data: RecData, ratios: Sequence[float] = (0.8, 0.1, 0.1)) -> 
     """
     _, valid_ratio, test_ratio = _check_ratios(ratios)
     _, n = _interactions(data)
+    _warn_without_time(data, "follows the input order")
     order = np.argsort(data.interactions.timestamp.numpy(), kind="stable")
     n_valid, n_test = int(n * valid_ratio + _EPS), int(n * test_ratio + _EPS)
     position = np.arange(n)

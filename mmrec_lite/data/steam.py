@@ -29,6 +29,7 @@ from ..profiles import data_root
 from .downloads import download
 from .frame import dense_interactions
 from .recdata import DataError, RecData
+from .safe_io import undecodable
 
 __all__ = ["load_steam", "ensure_steam", "STEAM_FILES", "STEAM_URL"]
 
@@ -53,7 +54,7 @@ def ensure_steam(root: str | Path | None = None) -> Path:
 def _records(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
     """``(line number, dict)`` per non-blank line; a bad line raises naming the file and line."""
     try:
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
+        with gzip.open(path, "rt", encoding="utf-8-sig") as handle:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
@@ -67,8 +68,11 @@ def _records(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict]
                 if missing:
                     raise DataError(f"{path}: line {number}: missing field {missing[0]!r}")
                 yield number, record
+    except UnicodeDecodeError:
+        raise undecodable(path, "utf-8") from None
     except (OSError, EOFError) as err:
-        raise DataError(f"{path}: cannot read the gzip file ({err})") from None
+        raise DataError(f"{path}: cannot read the gzip file ({err}); it is damaged or truncated: delete {path} "
+                        "and download it again") from None
 
 
 def _interactions(path: Path) -> pd.DataFrame:

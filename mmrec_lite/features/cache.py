@@ -7,7 +7,8 @@ Files are written atomically (``.part`` then ``os.replace``) and read with
 asked for: a finite floating tensor of the requested shape (2-D by default) and dtype; anything
 else (a dict, an int64 or NaN tensor, a (40, 7) matrix for 50 texts) is ignored with a warning, so
 the caller recomputes and overwrites it. A cache folder that cannot be created or written (for
-example ``MMREC_CACHE`` pointing at a regular file) gives one warning and the run goes on uncached.
+example ``MMREC_CACHE`` pointing at a regular file, or a read-only folder, where ``torch.save``
+raises a ``RuntimeError`` rather than an ``OSError``) gives one warning and the run goes on uncached.
 """
 from __future__ import annotations
 
@@ -115,7 +116,7 @@ class FeatureCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             torch.save(value.detach().cpu().contiguous(), part)
             os.replace(part, path)
-        except OSError as err:
+        except (OSError, RuntimeError) as err:
             if not self._warned:
                 warnings.warn(f"feature cache {self.root} is not usable ({type(err).__name__}: {err}); running "
                               "uncached (set MMREC_CACHE to a writable folder)", stacklevel=2)

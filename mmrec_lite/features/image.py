@@ -191,8 +191,8 @@ class ClipImageEncoder:
             import open_clip
         except ImportError as err:
             raise ImportError(
-                "ClipImageEncoder needs open_clip: `pip install 'mmrec_lite[clip]'` (it also needs a torchvision "
-                "build matching your torch), or use encode_images(..., backend='offline') "
+                "ClipImageEncoder needs open_clip and a torchvision built for this torch: use Colab (the set-up "
+                "cell installs them) or a CUDA torch (book/troubleshooting.md), or encode_images(..., backend='offline') "
                 f"[import failed with: {err}]") from err
         self.model_name, self.pretrained = model, pretrained
         self.device = resolve_device(device)
@@ -263,10 +263,12 @@ def encode_images(images: Sequence[Any] | np.ndarray | torch.Tensor, backend: st
         chosen = "clip" if importlib.util.find_spec("open_clip") is not None else "offline"
         if chosen == "offline":
             print("note: open_clip is not installed; using the offline image descriptor (weaker than CLIP). "
-                  "Install it with `pip install 'mmrec_lite[clip]'`.")
+                  "CLIP needs open_clip and a torchvision built for this torch: it works in Colab (the set-up "
+                  "cell installs it) or beside a CUDA torch; PyPI's torchvision breaks the CPU torch of "
+                  "`make venv` (book/troubleshooting.md).")
     if chosen == "clip":
         try:
-            return _cached(store, content_key("image", "clip", "ViT-B-32", "openai", array),
+            return _cached(store, content_key("image", "clip", "ViT-B-32", "openai", array), (len(array), None),
                            lambda: ClipImageEncoder(device=device, batch_size=batch_size).encode(array))
         except Exception as err:
             if backend == "clip":
@@ -274,12 +276,14 @@ def encode_images(images: Sequence[Any] | np.ndarray | torch.Tensor, backend: st
             print(f"note: CLIP could not be loaded ({type(err).__name__}: {err}); using the offline image "
                   "descriptor (weaker than CLIP).")
     return _cached(store, content_key("image", OfflineImageEncoder.version, array),
+                   (len(array), OfflineImageEncoder.dim),
                    lambda: OfflineImageEncoder(device=device, batch_size=batch_size).encode(array))
 
 
-def _cached(store: FeatureCache | None, key: str, compute) -> torch.Tensor:
-    """``store[key]`` when present, else ``compute()``, stored under ``key``."""
-    hit = store.get(key) if store is not None else None
+def _cached(store: FeatureCache | None, key: str, shape: tuple, compute) -> torch.Tensor:
+    """``store[key]`` when it is a finite float32 matrix of ``shape`` (``None``: any size), else
+    ``compute()``, stored under ``key``."""
+    hit = store.get(key, shape=shape, dtype=torch.float32) if store is not None else None
     if hit is None:
         hit = compute()
         if store is not None:

@@ -188,8 +188,8 @@ class TextEncoder:
         """Float32 CPU tensor ``[N, d]``, one row per text (empty strings are encoded as they are)."""
         texts = check_texts(texts)
         key = self.cache_key(texts) if self.cache is not None else None
-        pooled = self.cache.get(key) if key is not None else None
-        if pooled is None or len(pooled) != len(texts):
+        pooled = self.cache.get(key, shape=(len(texts), None), dtype=torch.float32) if key is not None else None
+        if pooled is None:
             pooled = self._encode_all(texts)
             if key is not None:
                 self.cache.put(key, pooled)

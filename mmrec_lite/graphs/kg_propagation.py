@@ -10,20 +10,25 @@ For a triple ``(h, r, t)`` with relation embedding ``e_r`` and projection ``W_r`
 
 The attention is computed per relation (one matrix product per relation on the triples of that
 relation, so memory grows linearly with the number of triples, never ``T × k × d``), then
-normalised over all triples at once with :func:`torch_geometric.utils.softmax`. Aggregation is a
-single ``index_add_`` over the edges. As in KGAT's code, each layer's output is L2-normalised and
-message dropout is applied before it.
+normalised over all triples at once with :func:`torch_geometric.utils.softmax`. The attention is
+held fixed between refreshes (KGAT's code feeds it in as a constant ``A_in``), so
+:func:`attention_adjacency` turns it into a sparse CSR matrix ``A`` with ``A[h, t] = π̃(h, r, t)``
+(repeated ``(h, t)`` pairs summed) once per refresh, together with ``Aᵀ``; every layer's
+``e_N = A e`` is then one sparse product, and its backward ``Aᵀ G`` another (no gather/scatter
+over the edges, no re-sorting of ``A`` on each backward). As in KGAT's code, each layer's output
+is L2-normalised and message dropout is applied before it.
 """
 from __future__ import annotations
 
-from typing import Sequence
+import warnings
+from typing import NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.utils import softmax
 
-__all__ = ["knowledge_attention", "KnowledgeAwarePropagation"]
+__all__ = ["knowledge_attention", "attention_adjacency", "AttentionAdjacency", "KnowledgeAwarePropagation"]
 
 
 def _attention_logits(head_projected: Tensor, relation: Tensor, tail_projected: Tensor) -> Tensor:
@@ -45,6 +50,43 @@ def knowledge_attention(head: Tensor, relation: Tensor, tail: Tensor, projection
     head_projected = torch.bmm(projection, head.unsqueeze(-1)).squeeze(-1)
     tail_projected = torch.bmm(projection, tail.unsqueeze(-1)).squeeze(-1)
     return softmax(_attention_logits(head_projected, relation, tail_projected), head_index, num_nodes=num_heads)
+
+
+class AttentionAdjacency(NamedTuple):
+    """The attention matrix ``A`` ``[N, N]`` (CSR, ``A[h, t] = π̃(h, r, t)``) and its transpose."""
+
+    matrix: Tensor
+    transposed: Tensor
+
+
+def _csr(rows: Tensor, columns: Tensor, values: Tensor, n_nodes: int) -> Tensor:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        coo = torch.sparse_coo_tensor(torch.stack([rows, columns]), values, (n_nodes, n_nodes), check_invariants=False)
+        return coo.coalesce().to_sparse_csr()
+
+
+def attention_adjacency(edge_index: Tensor, weight: Tensor, n_nodes: int) -> AttentionAdjacency:
+    """``A`` and ``Aᵀ`` of edge weights ``weight`` ``[E]`` on ``head = edge_index[0] → tail = edge_index[1]``,
+    so that ``(A e)[h] = Σ_{(h, r, t)} π̃(h, r, t) e_t`` (KGAT Eq. 3). Built without gradient."""
+    if weight.shape != (edge_index.shape[1],):
+        raise ValueError(f"attention_adjacency: weight {tuple(weight.shape)} must be [E] = [{edge_index.shape[1]}]")
+    weight = weight.detach()
+    head, tail = edge_index
+    return AttentionAdjacency(_csr(head, tail, weight, n_nodes), _csr(tail, head, weight, n_nodes))
+
+
+class _AttentionSpMM(torch.autograd.Function):
+    """``A X`` with the gradient ``Aᵀ G`` from the stored transpose; ``A`` gets no gradient."""
+
+    @staticmethod
+    def forward(ctx, matrix: Tensor, transposed: Tensor, x: Tensor) -> Tensor:
+        ctx.transposed = transposed
+        return torch.sparse.mm(matrix, x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return None, None, torch.sparse.mm(ctx.transposed, grad)
 
 
 class KnowledgeAwarePropagation(torch.nn.Module):
@@ -73,33 +115,47 @@ class KnowledgeAwarePropagation(torch.nn.Module):
     def output_dim(self) -> int:
         return self.sum_layers[0].in_features + sum(self.dims)
 
+    def _by_relation(self, relation_type: Tensor, *rows: Tensor):
+        """``rows`` sorted by relation and split into one block per relation (with each block's
+        ``W_r`` and ``e_r``), and the permutation that sorted them."""
+        order = torch.argsort(relation_type, stable=True)
+        counts = torch.bincount(relation_type, minlength=len(self.relation_embedding)).tolist()
+        blocks = zip(*(row.index_select(0, order).split(counts) for row in rows))
+        return order, zip(self.relation_projection.unbind(0), self.relation_embedding.unbind(0), blocks)
+
+    @staticmethod
+    def _unsort(order: Tensor, values: Tensor) -> Tensor:
+        return torch.empty_like(values).index_copy_(0, order, values)
+
     def transr_score(self, head: Tensor, relation_type: Tensor, tail: Tensor) -> Tensor:
         """:func:`~mmrec_lite.losses.transr_score` of triples ``[T]`` with this module's ``e_r`` and
-        ``W_r``, one matrix product per relation (no ``[T, k, d]`` copy of the projections)."""
-        translated = torch.empty(len(head), self.relation_embedding.shape[1], dtype=head.dtype, device=head.device)
-        for r in torch.unique(relation_type).tolist():
-            chosen = (relation_type == r).nonzero().squeeze(1)
-            translated[chosen] = (head[chosen] - tail[chosen]) @ self.relation_projection[r].T + self.relation_embedding[r]
-        return translated.square().sum(-1)
+        ``W_r``: the triples are sorted by relation once and each relation's block takes one matrix
+        product, ``W_r (e_h − e_t) + e_r`` (no ``[T, k, d]`` copy of the projections)."""
+        order, blocks = self._by_relation(relation_type, head - tail)
+        translated = torch.cat([difference @ w_r.T + e_r for w_r, e_r, (difference,) in blocks])
+        return self._unsort(order, translated.square().sum(-1))
 
     def attention(self, x: Tensor, edge_index: Tensor, edge_type: Tensor) -> Tensor:
         """``π̃`` of every edge ``head = edge_index[0] → tail = edge_index[1]``, one product per relation."""
         head, tail = edge_index
-        logits = torch.empty(edge_index.shape[1], dtype=x.dtype, device=x.device)
-        for r in torch.unique(edge_type).tolist():
-            chosen = (edge_type == r).nonzero().squeeze(1)
-            w_r = self.relation_projection[r]
-            logits[chosen] = _attention_logits(x[head[chosen]] @ w_r.T, self.relation_embedding[r],
-                                               x[tail[chosen]] @ w_r.T)
-        return softmax(logits, head, num_nodes=len(x))
+        order, blocks = self._by_relation(edge_type, head, tail)
+        logits = torch.cat([_attention_logits(x.index_select(0, h) @ w_r.T, e_r, x.index_select(0, t) @ w_r.T)
+                            for w_r, e_r, (h, t) in blocks])
+        return softmax(self._unsort(order, logits), head, num_nodes=len(x))
 
     def forward(self, x: Tensor, edge_index: Tensor, weight: Tensor) -> Tensor:
         """``e^(0) ‖ ... ‖ e^(L)`` ``[N, output_dim]`` for node embeddings ``x`` ``[N, input_dim]``
-        and edge weights ``weight`` ``[E]`` (from :meth:`attention`)."""
-        head, tail = edge_index
+        and fixed edge weights ``weight`` ``[E]`` (from :meth:`attention`; no gradient reaches them)."""
+        return self.propagate(x, attention_adjacency(edge_index, weight, len(x)))
+
+    def propagate(self, x: Tensor, adjacency: AttentionAdjacency) -> Tensor:
+        """:meth:`forward` with the attention matrix of :func:`attention_adjacency` built beforehand
+        (once per attention refresh): each layer's ``e_N(h)`` is one sparse product."""
+        if adjacency.matrix.shape != (len(x), len(x)):
+            raise ValueError(f"adjacency {tuple(adjacency.matrix.shape)} does not match {len(x)} nodes")
         layers, layer = [x], x
         for sum_layer, product_layer in zip(self.sum_layers, self.product_layers):
-            neighbourhood = torch.zeros_like(layer).index_add_(0, head, layer.index_select(0, tail) * weight.unsqueeze(1))
+            neighbourhood = _AttentionSpMM.apply(adjacency.matrix, adjacency.transposed, layer)
             layer = (F.leaky_relu(sum_layer(layer + neighbourhood), 0.2)
                      + F.leaky_relu(product_layer(layer * neighbourhood), 0.2))
             layer = F.normalize(self.dropout(layer), dim=1)

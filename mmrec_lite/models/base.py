@@ -22,6 +22,7 @@ run end to end together with ``fit(seed=3)``.
 """
 from __future__ import annotations
 
+import inspect
 from abc import ABCMeta, abstractmethod
 from itertools import chain
 from typing import Any, Callable
@@ -36,12 +37,24 @@ __all__ = ["Recommender", "EmbeddingRecommender"]
 
 
 class _SeededConstruction(ABCMeta):
-    """``Model(..., seed=s)`` seeds every generator before ``__init__`` creates the weights."""
+    """``Model(..., seed=s)`` seeds every generator before ``__init__`` creates the weights.
+
+    ``inspect.signature(Model)`` (and so ``help`` and IDE hints) shows the model's own ``__init__``
+    parameters followed by the keyword-only ``seed``; a property of the metaclass, so each subclass
+    reports its own parameters and instances are not affected.
+    """
 
     def __call__(cls, *args, seed: int | None = None, **kwargs):
         if seed is not None:
             seed_everything(int(seed))
         return super().__call__(*args, **kwargs)
+
+    @property
+    def __signature__(cls) -> inspect.Signature:
+        own = list(inspect.signature(cls.__init__).parameters.values())[1:]          # without ``self``
+        seed = inspect.Parameter("seed", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="int | None")
+        last = len(own) - (bool(own) and own[-1].kind is inspect.Parameter.VAR_KEYWORD)
+        return inspect.Signature(own[:last] + [seed] + own[last:])
 
 
 class Recommender(torch.nn.Module, metaclass=_SeededConstruction):

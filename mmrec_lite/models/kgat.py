@@ -29,6 +29,7 @@ from torch import Tensor
 
 from ..data.recdata import RecData
 from ..graphs import KnowledgeAwarePropagation, collaborative_kg
+from ..graphs.kg_propagation import AttentionAdjacency, attention_adjacency
 from ..losses import bpr_loss, l2_regularization, transr_loss
 from .base import EmbeddingRecommender
 
@@ -55,7 +56,8 @@ class KGAT(EmbeddingRecommender):
                                                      message_dropout)
         self.register_buffer("edge_index", graph.edge_index, persistent=False)
         self.register_buffer("edge_type", graph.edge_type, persistent=False)
-        self.register_buffer("edge_weight", self._attention(), persistent=False)
+        self.register_buffer("edge_weight", self._attention())  # persistent: restored with the best weights
+        self._adjacency: tuple | None = None
 
     def _attention(self) -> Tensor:
         with torch.no_grad():
@@ -67,17 +69,24 @@ class KGAT(EmbeddingRecommender):
             self.last_kg_loss = self.kg_epoch()
         self.edge_weight = self._attention()
 
+    def adjacency(self) -> AttentionAdjacency:
+        """The sparse attention matrix of :attr:`edge_weight`, rebuilt only when ``π̃`` changed."""
+        key = (self.edge_weight.data_ptr(), self.edge_weight._version, self.edge_weight.device)
+        if self._adjacency is None or self._adjacency[0] != key:
+            self._adjacency = (key, attention_adjacency(self.edge_index, self.edge_weight, len(self.node_embedding.weight)))
+        return self._adjacency[1]
+
     def compute_embeddings(self) -> tuple[Tensor, Tensor]:
-        final = self.propagation(self.node_embedding.weight, self.edge_index, self.edge_weight)
+        final = self.propagation.propagate(self.node_embedding.weight, self.adjacency())
         return final[self.n_entities:], final[:self.n_items]
 
     def kg_loss(self, pick: Tensor) -> Tensor:
         """TransR loss (Eq. 1–2) of the collaborative-KG triples ``pick``, tails corrupted uniformly."""
         head, tail = self.edge_index[:, pick]
         corrupted = torch.randint(self.node_embedding.num_embeddings, (len(pick),), device=pick.device)
-        e_h, relation = self.node_embedding(head), self.edge_type[pick]
-        return transr_loss(self.propagation.transr_score(e_h, relation, self.node_embedding(tail)),
-                           self.propagation.transr_score(e_h, relation, self.node_embedding(corrupted)))
+        e_h, relation = self.node_embedding(head).repeat(2, 1), self.edge_type[pick].repeat(2)
+        scores = self.propagation.transr_score(e_h, relation, self.node_embedding(torch.cat([tail, corrupted])))
+        return transr_loss(*scores.chunk(2))  # true and corrupted triples in one pass sorted by relation
 
     def kg_epoch(self) -> float:
         """One shuffled pass of TransR over every triple with the KG phase's own Adam; the mean ``L_KG``."""

@@ -35,6 +35,7 @@ from torch import Tensor
 
 from ..data.recdata import RecData
 from ..graphs import KnowledgeAwarePropagation, collaborative_kg
+from ..graphs.kg_propagation import AttentionAdjacency, attention_adjacency
 from ..graphs.mmkg import ModalFeatures, bfs_neighbours
 from ..losses import bpr_loss, l2_regularization, transr_loss
 from .base import EmbeddingRecommender
@@ -64,9 +65,15 @@ class CrossModalBlock(torch.nn.Module):
     def _split(self, x: Tensor) -> Tensor:  # [B, L, d] -> [B, heads, L, d_h]
         return x.unflatten(-1, (self.n_heads, -1)).transpose(1, 2)
 
-    def forward(self, streams: dict[str, Tensor], pad: Tensor, cross: str) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    def forward(self, streams: dict[str, Tensor], pad: Tensor, cross: str, need_weights: bool = True,
+                n_queries: int | None = None) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """``streams[m]`` ``[B, L, d]``, ``pad`` ``[B, L]`` True at padding. Returns the new streams and
-        each stream's attention ``[B, heads, L, L_keys]`` (keys: own modality first, then the other's)."""
+        each stream's attention ``[B, heads, L, L_keys]`` (keys: own modality first, then the other's).
+
+        ``need_weights=False`` returns no attention and uses the fused
+        :func:`~torch.nn.functional.scaled_dot_product_attention` (same result, about 2× faster on a
+        CPU); ``n_queries`` keeps only the first positions as queries (the keys and values stay the
+        whole sequence): the model's last block needs position 0 only."""
         q, k, v = {}, {}, {}
         for m, x in streams.items():
             q[m], k[m], v[m] = (self._split(part) for part in self.qkv[m](x).chunk(3, dim=-1))
@@ -77,12 +84,17 @@ class CrossModalBlock(torch.nn.Module):
             keys = torch.cat([k[m], k[other]], 2) if looks_across else k[m]
             values = torch.cat([v[m], v[other]], 2) if looks_across else v[m]
             key_pad = torch.cat([pad, pad], 1) if looks_across else pad
-            logits = q[m] @ keys.transpose(-1, -2) / math.sqrt(q[m].shape[-1])
-            attention = logits.masked_fill(key_pad[:, None, None, :], -torch.inf).softmax(-1)
-            heads = (self.dropout(attention) @ values).transpose(1, 2).flatten(2)
-            hidden = self.norm1[m](x + self.dropout(self.out[m](heads)))
+            queries, x = (q[m], x) if n_queries is None else (q[m][:, :, :n_queries], x[:, :n_queries])
+            if need_weights:
+                logits = queries @ keys.transpose(-1, -2) / math.sqrt(queries.shape[-1])
+                attention = logits.masked_fill(key_pad[:, None, None, :], -torch.inf).softmax(-1)
+                weights[m] = attention
+                heads = self.dropout(attention) @ values
+            else:
+                heads = F.scaled_dot_product_attention(queries, keys, values, attn_mask=~key_pad[:, None, None, :],
+                                                       dropout_p=self.dropout.p if self.training else 0.0)
+            hidden = self.norm1[m](x + self.dropout(self.out[m](heads.transpose(1, 2).flatten(2))))
             new[m] = self.norm2[m](hidden + self.dropout(self.ffn[m](hidden)))
-            weights[m] = attention
         return new, weights
 
 
@@ -126,8 +138,9 @@ class MultiKG4Rec(EmbeddingRecommender):
         priority = (torch.arange(self.n_nodes) >= self.n_entities).long()  # attributes before users within a hop
         sequence, _ = bfs_neighbours(ckg.edge_index, self.n_nodes, items, n_neighbours, max_hops, priority)
         self.register_buffer("sequence", sequence, persistent=False)
-        for g in self.graphs:
-            self.register_buffer(f"attention_{g}", torch.empty(0), persistent=False)
+        for g in self.graphs:  # persistent: fit()'s best-weights restore brings back the matching attention
+            self.register_buffer(f"attention_{g}", torch.empty(0))
+        self._adjacency: dict[str, tuple] = {}
         self._kg_optimizer: torch.optim.Optimizer | None = None
         self.last_kg_loss = float("nan")
 
@@ -149,8 +162,9 @@ class MultiKG4Rec(EmbeddingRecommender):
         pad = self.sequence < 0
         index = self.sequence.clamp_min(0)
         streams = {m: x[index] for m, x in inputs.items()}
-        for block in self.blocks:
-            streams, _ = block(streams, pad, self.cross)
+        for number, block in enumerate(self.blocks, start=1):
+            streams, _ = block(streams, pad, self.cross, need_weights=False,
+                               n_queries=1 if number == len(self.blocks) else None)
         return {m: torch.cat([streams[m][:, 0], x[self.n_items:]]) for m, x in inputs.items()}
 
     def refresh_attention(self) -> None:
@@ -158,6 +172,14 @@ class MultiKG4Rec(EmbeddingRecommender):
         with torch.no_grad():
             for g, x in self.fuse(self.node_inputs()).items():
                 setattr(self, f"attention_{g}", self.propagation[g].attention(x, self.edge_index, self.edge_type))
+
+    def adjacency(self, graph: str) -> AttentionAdjacency:
+        """The sparse attention matrix of ``graph``, rebuilt only when its ``π̃`` changed."""
+        weight = getattr(self, f"attention_{graph}")
+        key = (weight.data_ptr(), weight._version, weight.device)
+        if self._adjacency.get(graph, (None,))[0] != key:
+            self._adjacency[graph] = (key, attention_adjacency(self.edge_index, weight, self.n_nodes))
+        return self._adjacency[graph][1]
 
     def kg_epoch(self) -> float:
         """One shuffled pass of TransR over the collaborative KG (tails corrupted uniformly); mean ``L_KG``."""
@@ -173,8 +195,9 @@ class MultiKG4Rec(EmbeddingRecommender):
             loss = 0.0
             for g, x in self.node_inputs().items():
                 module = self.propagation[g]
-                loss = loss + transr_loss(module.transr_score(x[head], relation, x[tail]),
-                                          module.transr_score(x[head], relation, x[corrupted]))
+                e_h = x.index_select(0, head).repeat(2, 1)  # true and corrupted triples in one sorted pass
+                scores = module.transr_score(e_h, relation.repeat(2), x.index_select(0, torch.cat([tail, corrupted])))
+                loss = loss + transr_loss(*scores.chunk(2))
             self._kg_optimizer.zero_grad()
             loss.backward()
             self._kg_optimizer.step()
@@ -190,8 +213,7 @@ class MultiKG4Rec(EmbeddingRecommender):
         """Propagated ``[n_nodes, output_dim]`` representations of every graph."""
         if getattr(self, f"attention_{self.graphs[0]}").numel() == 0:
             self.refresh_attention()
-        return {g: self.propagation[g](x, self.edge_index, getattr(self, f"attention_{g}"))
-                for g, x in self.fuse(self.node_inputs()).items()}
+        return {g: self.propagation[g].propagate(x, self.adjacency(g)) for g, x in self.fuse(self.node_inputs()).items()}
 
     def compute_embeddings(self) -> tuple[Tensor, Tensor]:
         final = torch.cat(list(self.graph_embeddings().values()), dim=1)

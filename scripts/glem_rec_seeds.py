@@ -1,12 +1,14 @@
 """GLEM-Rec chapter, full profile over several seeds: the tables the chapter interprets, mean ± std.
 
-Tables 1–3 (with the trivial rating baselines), Table 4 (ablations, including the two labelled
-input / normalisation choices) and the cold-start table, each run written to a JSON-lines file as
-soon as it finishes (a killed run keeps what it finished); ``--report`` prints the
-``over_seeds`` tables and the computed comparisons from that file::
+The recorded runs quoted in ``notebooks/01_glem_rec.ipynb`` come from this script (a runner of
+recorded runs, not a benchmark). Tables 1–3 (with the trivial rating baselines), Table 4
+(ablations, including the two labelled input / normalisation choices), the cold-start table and
+the λ sweep, each run written to a JSON-lines file as soon as it finishes (a killed run keeps what
+it finished); ``--report`` prints the ``SeedResults`` tables and the computed comparisons::
 
-    MMREC_DATA=/work/shared/data python benchmarks/glem_rec_seeds.py --seeds 0 1 2 --out glem_seeds.jsonl
-    python benchmarks/glem_rec_seeds.py --report --out glem_seeds.jsonl
+    MMREC_DATA=<data folder> python scripts/glem_rec_seeds.py --seeds 0 1 2 --out glem_seeds.jsonl
+    MMREC_DATA=<data folder> python scripts/glem_rec_seeds.py --seeds 0 1 2 --only cold-start sweep
+    python scripts/glem_rec_seeds.py --report --out glem_seeds.jsonl
 """
 from __future__ import annotations
 
@@ -54,18 +56,20 @@ def prepare(dataset: str, profile: str, split_seed: int, hp: dict):
     return data
 
 
-def run(seed: int, dataset: str, profile_name: str, emit, glem_epochs: int | None = None, split_seed: int = 0,
-        rows: list[str] | None = None, cold_start: bool = True) -> None:
+PAPER_LAMBDAS = {"lambda_diversity": 200.0, "lambda_personalization": 7.0, "lambda_coverage": 200.0}
+
+
+def run(seed: int, data, profile_name: str, emit, glem_epochs: int | None = None,
+        rows: list[str] | None = None, parts: tuple[str, ...] = ("tables", "cold-start", "sweep")) -> None:
     """One seed of every table: model initialisation, batch order and the cold items vary; the split is
-    ``split_seed``'s (as in the chapter, which varies the seed on the split of ``SEED``). ``rows`` limits the
-    table rows (to spread one seed over several processes); ``cold_start=False`` skips that table."""
+    that of ``data`` (as in the chapter, which varies the seed on the split of ``SEED``). ``rows`` limits the
+    rows of Tables 1-4 (to spread one seed over several processes); ``parts`` picks the tables."""
     profile = get_profile(profile_name)
     hp = profile.for_chapter("glem_rec")
     if glem_epochs is not None:
         hp["epochs"] = glem_epochs
     model_hp = {"embedding_dim": hp["embedding_dim"], "n_layers": hp["n_layers"], **hp["model"]}
     train_hp = {key: hp[key] for key in ("epochs", "batch_size", "learning_rate", "patience")}
-    data = prepare(dataset, profile_name, split_seed, hp)
     glem_variants = {
         "GLEM-Rec": {},
         "GLEM-Rec (tuned)": hp["tuned"],
@@ -96,13 +100,15 @@ def run(seed: int, dataset: str, profile_name: str, emit, glem_epochs: int | Non
                 device="cpu", **settings)
         return model
 
-    for name in rows or list(builders):
+    for name in (rows or list(builders)) if "tables" in parts else ():
         start = time.perf_counter()
         values = paper_metrics(train(name, data), data)
         if name == "BPR":
             values.update(RMSE=float("nan"), MAE=float("nan"))
         emit(seed, "tables", name, values, time.perf_counter() - start)
-    if not cold_start:
+    if "sweep" in parts:
+        sweep(seed, data, hp, model_hp, train_hp, emit)
+    if "cold-start" not in parts:
         return
 
     test_items = torch.unique(data.test.item)
@@ -123,6 +129,25 @@ def run(seed: int, dataset: str, profile_name: str, emit, glem_epochs: int | Non
                                         "cold items": float(len(cold))}, time.perf_counter() - start)
 
 
+def sweep(seed: int, data, hp: dict, model_hp: dict, train_hp: dict, emit) -> None:
+    """The chapter's λ sweep (section 6): one λ at a time, the others at the paper's values, each point a
+    run of ``hp["sweep"]["epochs"]`` epochs; validation RMSE and full-catalogue coverage / tail share."""
+    done = {}
+    for name, values in hp["sweep"]["grid"].items():
+        for value in values:
+            setting = {**PAPER_LAMBDAS, **model_hp, name: value}
+            key = tuple(setting[term] for term in PAPER_LAMBDAS)
+            start = time.perf_counter()
+            if key not in done:                           # the paper's point appears in every row
+                model = GLEMRec(data, **setting, seed=seed)
+                fit(model, data, metric="rmse", seed=seed, progress=False, device="cpu",
+                    **{**train_hp, "epochs": hp["sweep"]["epochs"]})
+                beyond = evaluation.beyond_accuracy(model, data, k=10, split="valid")
+                done[key] = {"valid RMSE": evaluation.evaluate_rated(model, data, split="valid")["rmse"],
+                             "coverage@10": beyond["coverage"], "tail share": beyond["tail_share"]}
+            emit(seed, "lambda sweep", f"{name}={value:g}", done[key], time.perf_counter() - start)
+
+
 def report(path: Path) -> None:
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     for table in dict.fromkeys(r["table"] for r in rows):
@@ -132,7 +157,11 @@ def report(path: Path) -> None:
         print(f"\n## {table} (seeds {results.seeds})")
         print(results.table().to_string())
         present = set(results.mean().index)
-        if table == "tables":
+        if table == "lambda sweep":
+            for name, paper in PAPER_LAMBDAS.items():
+                if {f"{name}=0", f"{name}={paper:g}"} <= present:
+                    print("-", results.compare(f"{name}={paper:g}", f"{name}=0", "valid RMSE"))
+        elif table == "tables":
             for a, b, metric in (("GLEM-Rec", "MF", "RMSE"), ("GLEM-Rec (tuned)", "MF", "RMSE"),
                                  ("GLEM-Rec", "User + item bias", "RMSE"), ("GLEM-Rec", "MF", "niche tail"),
                                  (PROXIES, "GLEM-Rec", "RMSE"), ("GLEM-Rec, one merged LayerNorm", "GLEM-Rec", "RMSE"),
@@ -159,7 +188,8 @@ def main() -> None:
     parser.add_argument("--split-seed", type=int, default=0, help="the seed of the 8:1:1 split, fixed over --seeds")
     parser.add_argument("--glem-epochs", type=int, default=None, help="cap GLEM-Rec's epochs (default: the profile's)")
     parser.add_argument("--rows", nargs="+", default=None, help="only these rows of Tables 1-4")
-    parser.add_argument("--no-cold-start", action="store_true", help="skip the cold-start table")
+    parser.add_argument("--only", nargs="+", choices=["tables", "cold-start", "sweep"],
+                        default=["tables", "cold-start", "sweep"], help="which tables to run")
     parser.add_argument("--report", action="store_true", help="only print the tables of --out")
     args = parser.parse_args()
     if args.report:
@@ -172,9 +202,10 @@ def main() -> None:
             f.write(json.dumps({"seed": seed, "table": table, "row": row, "values": values, "seconds": seconds}) + "\n")
         print(f"seed {seed} {table:>10} {row:<50} {seconds:7.1f} s", flush=True)
 
+    hp = get_profile(args.profile).for_chapter("glem_rec")
+    data = prepare(args.dataset, args.profile, args.split_seed, hp)       # one split and one encoding for all seeds
     for seed in args.seeds:
-        run(seed, args.dataset, args.profile, emit, args.glem_epochs, args.split_seed, args.rows,
-            not args.no_cold_start)
+        run(seed, data, args.profile, emit, args.glem_epochs, args.rows, tuple(args.only))
     report(args.out)
 
 
