@@ -18,7 +18,7 @@ import warnings
 
 import torch
 
-__all__ = ["normalized_adjacency", "bipartite_edge_index", "symmetric_spmm", "sparse_matrix", "to_csr",
+__all__ = ["normalized_adjacency", "bipartite_edge_index", "symmetric_spmm", "transposed_spmm", "sparse_matrix", "to_csr",
            "dense_rows", "unique_pairs", "check_ids"]
 
 
@@ -122,6 +122,26 @@ def symmetric_spmm(adjacency: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     if adjacency.requires_grad:
         raise ValueError("symmetric_spmm does not differentiate through the adjacency; use torch.sparse.mm")
     return _SymmetricSpMM.apply(adjacency, x)
+
+
+class _TransposedSpMM(torch.autograd.Function):
+    """``M X`` whose gradient ``Mᵀ G`` uses a stored ``Mᵀ``."""
+
+    @staticmethod
+    def forward(ctx, matrix: torch.Tensor, transpose: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        ctx.transpose = transpose
+        return torch.sparse.mm(matrix, x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return None, None, torch.sparse.mm(ctx.transpose, grad)
+
+
+def transposed_spmm(matrix: torch.Tensor, transpose: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``M X`` for a sparse, non-symmetric ``M`` whose transpose ``Mᵀ`` is stored beside it,
+    differentiable in ``X`` only: the backward multiplies by the stored ``Mᵀ`` instead of letting
+    torch transpose and re-sort ``M`` on every step (about 5× slower at MovieLens-100K size)."""
+    return _TransposedSpMM.apply(matrix, transpose, x)
 
 
 def bipartite_edge_index(user: torch.Tensor, item: torch.Tensor, n_users: int) -> torch.Tensor:

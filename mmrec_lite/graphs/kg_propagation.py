@@ -28,6 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.utils import softmax
 
+from .adjacency import transposed_spmm
+
 __all__ = ["knowledge_attention", "attention_adjacency", "AttentionAdjacency", "KnowledgeAwarePropagation"]
 
 
@@ -74,19 +76,6 @@ def attention_adjacency(edge_index: Tensor, weight: Tensor, n_nodes: int) -> Att
     weight = weight.detach()
     head, tail = edge_index
     return AttentionAdjacency(_csr(head, tail, weight, n_nodes), _csr(tail, head, weight, n_nodes))
-
-
-class _AttentionSpMM(torch.autograd.Function):
-    """``A X`` with the gradient ``Aᵀ G`` from the stored transpose; ``A`` gets no gradient."""
-
-    @staticmethod
-    def forward(ctx, matrix: Tensor, transposed: Tensor, x: Tensor) -> Tensor:
-        ctx.transposed = transposed
-        return torch.sparse.mm(matrix, x)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        return None, None, torch.sparse.mm(ctx.transposed, grad)
 
 
 class KnowledgeAwarePropagation(torch.nn.Module):
@@ -155,7 +144,7 @@ class KnowledgeAwarePropagation(torch.nn.Module):
             raise ValueError(f"adjacency {tuple(adjacency.matrix.shape)} does not match {len(x)} nodes")
         layers, layer = [x], x
         for sum_layer, product_layer in zip(self.sum_layers, self.product_layers):
-            neighbourhood = _AttentionSpMM.apply(adjacency.matrix, adjacency.transposed, layer)
+            neighbourhood = transposed_spmm(adjacency.matrix, adjacency.transposed, layer)
             layer = (F.leaky_relu(sum_layer(layer + neighbourhood), 0.2)
                      + F.leaky_relu(product_layer(layer * neighbourhood), 0.2))
             layer = F.normalize(self.dropout(layer), dim=1)

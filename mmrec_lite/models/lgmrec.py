@@ -29,25 +29,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..data.recdata import RecData
-from ..graphs import normalized_adjacency, sparse_matrix, symmetric_spmm, unique_pairs
+from ..graphs import normalized_adjacency, sparse_matrix, symmetric_spmm, transposed_spmm, unique_pairs
 from ..losses import bpr_loss, l2_regularization
 from .base import EmbeddingRecommender
 
 __all__ = ["LGMRec", "hypergraph_layer", "hyperedge_contrast"]
-
-
-class _InteractionProduct(torch.autograd.Function):
-    """``R X`` whose gradient ``Rᵀ G`` uses a stored ``Rᵀ`` (torch would transpose and re-sort R
-    on every backward: about 5× slower at MovieLens-100K size)."""
-
-    @staticmethod
-    def forward(ctx, matrix: Tensor, transpose: Tensor, x: Tensor) -> Tensor:
-        ctx.transpose = transpose
-        return torch.sparse.mm(matrix, x)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        return None, None, torch.sparse.mm(ctx.transpose, grad)
 
 
 def hypergraph_layer(item_membership: Tensor, user_membership: Tensor, item_embeddings: Tensor,
@@ -112,7 +98,7 @@ class LGMRec(EmbeddingRecommender):
 
     def interaction_product(self, x: Tensor) -> Tensor:
         """``R X`` for item rows ``X [N, k]``: each user's sum over their training items."""
-        return _InteractionProduct.apply(self.interactions, self.interactions_t, x)
+        return transposed_spmm(self.interactions, self.interactions_t, x)
 
     def collaborative(self) -> Tensor:
         """``E^c``: LightGCN's layer mean on the ID embeddings, ``[M+N, d]``."""

@@ -40,7 +40,7 @@ import torch
 from torch import Tensor
 
 from ..data.recdata import RecData
-from ..graphs import normalized_adjacency, pruned_adjacency, symmetric_spmm, unique_pairs
+from ..graphs import normalized_adjacency, pruned_adjacency, symmetric_spmm, transposed_spmm, unique_pairs
 from ..graphs.semantic import SemanticGraphs, build_semantic_graphs, normalize_graph
 from ..losses import bpr_loss, info_nce, l2_regularization, relation_alignment_loss
 from .base import EmbeddingRecommender
@@ -54,19 +54,6 @@ def _rows(table: Tensor, index: Tensor) -> Tensor:
     """``table[index]`` for an index of any shape, through ``index_select`` (whose backward is
     deterministic on multi-threaded CPUs, unlike advanced indexing)."""
     return table.index_select(0, index.reshape(-1)).view(*index.shape, table.shape[1])
-
-
-class _DirectedSpMM(torch.autograd.Function):
-    """``Ĝ X`` whose gradient ``Ĝᵀ G`` uses a stored ``Ĝᵀ`` (torch would re-sort it every step)."""
-
-    @staticmethod
-    def forward(ctx, adjacency: Tensor, transpose: Tensor, x: Tensor) -> Tensor:
-        ctx.transpose = transpose
-        return torch.sparse.mm(adjacency, x)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        return None, None, torch.sparse.mm(ctx.transpose, grad)
 
 
 def _contains(sorted_keys: Tensor, keys: Tensor) -> Tensor:
@@ -198,7 +185,7 @@ class SCALE(EmbeddingRecommender):
             total = total + layer
         h_hat = z if self.semantic_embedding is None else self.semantic_embedding.weight
         for _ in range(self.n_semantic_layers):
-            h_hat = _DirectedSpMM.apply(self.semantic_adjacency, self.semantic_adjacency_t, h_hat)
+            h_hat = transposed_spmm(self.semantic_adjacency, self.semantic_adjacency_t, h_hat)
         return total / (self.n_interaction_layers + 1), h_hat
 
     def compute_embeddings(self) -> tuple[Tensor, Tensor]:
