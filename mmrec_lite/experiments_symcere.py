@@ -19,9 +19,9 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from .data import load_dataset, split_random
+from .data import load_dataset, make_synthetic, split_random
 from .data.recdata import RecData
-from .data.reviews import load_amazon_reviews
+from .data.reviews import ensure_amazon_reviews, load_amazon_reviews
 from .evaluation import evaluate_full
 from .experiments import SeedResults, over_seeds
 from .features.review_embeddings import ReviewEmbeddings, aggregate_reviews, encode_reviews
@@ -31,7 +31,7 @@ from .models.review_text import ReviewText
 from .models.symcere import SymCERE
 from .training import fit
 
-__all__ = ["ROWS", "OURS", "METRICS", "prepare", "build", "run_rows", "compare_datasets", "Comparison",
+__all__ = ["ROWS", "OURS", "METRICS", "prepare", "build", "run_rows", "compare_datasets", "Comparison", "summarise",
            "popularity_bias", "head_tail_ndcg"]
 
 OURS = "SymCERE"
@@ -53,13 +53,19 @@ ROWS: dict[str, dict | None] = {
 
 
 def prepare(name: str, profile: str = "smoke", seed: int = 0, encoder: TextEncoder | None = None,
-            root=None) -> tuple[RecData, ReviewEmbeddings]:
-    """A split review dataset and its training-review embeddings. ``name``: ``"synthetic"`` or an
-    Amazon category (``"Musical_Instruments"``, ``"All_Beauty"``: 2014 or 2018 layout, duplicate
-    policy and 5-core re-check of :mod:`mmrec_lite.data.reviews`)."""
+            root=None, synthetic: dict | None = None, release: int | None = None) -> tuple[RecData, ReviewEmbeddings]:
+    """A split review dataset and its training-review embeddings. ``name``: ``"synthetic"`` (sized by
+    ``synthetic``, keyword arguments of :func:`~mmrec_lite.data.make_synthetic`, else by the
+    profile) or an Amazon category (``"Musical_Instruments"``, ``"All_Beauty"``: 2014 or 2018
+    layout, duplicate policy and 5-core re-check of :mod:`mmrec_lite.data.reviews`). With
+    ``release`` (2014 or 2018) a missing category file is downloaded first
+    (:func:`~mmrec_lite.data.reviews.ensure_amazon_reviews`, sha256 pinned where known)."""
     if name == "synthetic":
-        data = load_dataset("synthetic", profile, seed=seed)
+        data = (split_random(make_synthetic(**synthetic, seed=seed, images=False), seed=seed) if synthetic
+                else load_dataset("synthetic", profile, seed=seed))
     else:
+        if release is not None:
+            ensure_amazon_reviews(name, release, root)
         data = split_random(load_amazon_reviews(name, root=root)[0], seed=seed)
     return data, aggregate_reviews(data, encode_reviews(data, encoder))
 
@@ -100,25 +106,37 @@ class Comparison:
 def compare_datasets(names: Sequence[str], seeds: Sequence[int], hp: dict, profile: str = "smoke", device="auto",
                      rows: Sequence[str] | None = None, root=None,
                      prepare_fn: Callable[..., tuple[RecData, ReviewEmbeddings]] | None = None) -> Comparison:
-    """Every row on every dataset over ``seeds`` (a new split per seed); the summary has one line per
-    dataset: SymCERE's NDCG@10, the best other row's, the relative improvement
-    ``(ours − best) / best`` in percent and whether the difference exceeds the two spreads."""
-    synthetic_profile = hp.get("synthetic_profile", profile)  # the synthetic set's size
-    prepare_fn = prepare_fn or (lambda name, seed: prepare(name, synthetic_profile, seed, root=root))
-    results, lines = {}, []
+    """Every row on every dataset over ``seeds`` (a new split per seed) and the :func:`summarise`
+    table. Review encodings use ``hp["text_model"]`` / ``hp["text_max_length"]``; synthetic data
+    is sized by ``hp["synthetic"]``; ``hp["releases"]`` names the Amazon release to download a
+    missing category from."""
+    if prepare_fn is None:
+        encoder = TextEncoder(hp.get("text_model"), max_length=hp.get("text_max_length", 128))
+
+        def prepare_fn(name: str, seed: int) -> tuple[RecData, ReviewEmbeddings]:
+            return prepare(name, profile, seed, encoder, root, hp.get("synthetic"), hp.get("releases", {}).get(name))
+    results = {}
     for name in names:
         def run(seed: int, name=name):
             data, text = prepare_fn(name, seed)
             return run_rows(data, text, hp, seed, device, rows)
-        result = over_seeds(run, seeds)
-        mean, std = result.mean()["ndcg@10"], result.std()["ndcg@10"]
+        results[name] = over_seeds(run, seeds)
+    return Comparison(results, summarise(results))
+
+
+def summarise(results: dict[str, SeedResults], metric: str = "ndcg@10") -> pd.DataFrame:
+    """One line per dataset: SymCERE's mean ``metric``, the best other row's, the relative
+    improvement ``(ours − best) / best`` in percent and whether the difference exceeds the two
+    spreads (:meth:`SeedResults.separated`)."""
+    lines = []
+    for name, result in results.items():
+        mean, std = result.mean()[metric], result.std()[metric]
         best = mean.drop(OURS).idxmax()
-        lines.append({"dataset": name, "SymCERE ndcg@10": mean[OURS], "± (SymCERE)": std[OURS],
-                      "best other row": best, "its ndcg@10": mean[best], "± (best)": std[best],
+        lines.append({"dataset": name, f"SymCERE {metric}": mean[OURS], "± (SymCERE)": std[OURS],
+                      "best other row": best, f"its {metric}": mean[best], "± (best)": std[best],
                       "relative improvement %": 100 * (mean[OURS] - mean[best]) / mean[best],
-                      "beyond the spread": result.separated(OURS, best, "ndcg@10"), "seeds": len(result.seeds)})
-        results[name] = result
-    return Comparison(results, pd.DataFrame(lines).set_index("dataset"))
+                      "beyond the spread": result.separated(OURS, best, metric), "seeds": len(result.seeds)})
+    return pd.DataFrame(lines).set_index("dataset")
 
 
 def popularity_bias(item_embeddings: torch.Tensor, data: RecData) -> dict[str, float]:

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import tarfile
 import threading
+import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -71,6 +73,20 @@ def test_download_success_verifies_and_reuses(server, tmp_path):
     assert dest.read_bytes() == BODY and leftovers(dest.parent) == ["file.tsv"]
     assert download(f"{base}/ok", dest, sha256=BODY_SHA, progress=False) == dest
     assert state["requests"] == 1
+
+
+def test_download_removes_part_files_of_killed_processes(server, tmp_path):
+    """A download killed before its clean-up leaves ``.<name>.<pid>-<hex>.part``; the next
+    download of the same file deletes it when that process is gone, and keeps a live one's."""
+    import subprocess
+    import sys
+    base, _ = server
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / f".file.tsv.{int(dead.stdout)}-deadbeef.part").write_bytes(b"half a file")
+    (tmp_path / ".file.tsv.notapid-0000.part").write_bytes(b"not ours to judge")
+    download(f"{base}/ok", tmp_path / "file.tsv", sha256=BODY_SHA, progress=False)
+    assert leftovers(tmp_path) == [".file.tsv.notapid-0000.part", "file.tsv"]
+    assert not download_module._process_alive(int(dead.stdout)) and download_module._process_alive(os.getpid())
 
 
 def test_download_sha_mismatch_leaves_nothing(server, tmp_path):
@@ -219,3 +235,44 @@ def test_fetchers_offline_say_where_to_get_the_data(empty_cache):
     with pytest.raises(DataError, match=r"kaggle.com/datasets/rounakbanik/the-movies-dataset.*movies_metadata.csv"):
         ensure_movies_dataset()
     assert download_module.AMAZON_2014_SHA256["reviews_Musical_Instruments_5.json.gz"].startswith("08c80fd5")
+
+
+def test_a_multi_member_gzip_cut_between_members_needs_a_pin(tmp_path):
+    """The documented limit of ``check_archive``: dropping whole trailing gzip members leaves a
+    valid gzip file, so only the pinned sha256 tells the cut copy from the real one."""
+    import gzip
+    first, second = gzip.compress(b"line 1\n"), gzip.compress(b"line 2\n")
+    whole, cut = tmp_path / "whole.json.gz", tmp_path / "cut.json.gz"
+    whole.write_bytes(first + second)
+    cut.write_bytes(first)
+    assert gzip.decompress(whole.read_bytes()) == b"line 1\nline 2\n"
+    download_module.check_archive(cut)  # passes: nothing inside shows the missing member
+    (tmp_path / "half.json.gz").write_bytes((first + second)[:-5])
+    with pytest.raises(DataError, match="damaged or truncated"):  # a cut inside a member is caught
+        download_module.check_archive(tmp_path / "half.json.gz")
+    pin = hashlib.sha256(whole.read_bytes()).hexdigest()
+    with pytest.raises(DataError, match="sha256"):
+        download(cut.as_uri(), tmp_path / "copy" / "whole.json.gz", sha256=pin, progress=False)
+
+
+@pytest.mark.skipif(download_module.fcntl is None, reason="file locks need fcntl")
+def test_lock_admits_one_holder_at_a_time_although_the_lock_file_is_deleted(tmp_path):
+    """Each holder deletes the lock file on release; a waiter that wakes up on the deleted file
+    must not share the critical section with a newcomer that locked the new file."""
+    dest, inside, overlaps = tmp_path / "file.tsv", [], []
+
+    def worker():
+        for _ in range(5):
+            with download_module._locked(dest):
+                inside.append(1)
+                if len(inside) > 1:
+                    overlaps.append(len(inside))
+                time.sleep(0.002)
+                inside.pop()
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert overlaps == [] and leftovers(tmp_path) == []

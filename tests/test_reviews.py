@@ -120,3 +120,29 @@ def test_review_embeddings_use_training_reviews_only(tmp_path):
     mine = [r for r in train_rows if data.reviews["user"].iloc[r] == 0]
     expected = torch.nn.functional.normalize(emb[mine], dim=1).mean(0)
     torch.testing.assert_close(base.user[0], expected)
+
+
+def test_prepare_downloads_a_missing_category_by_name(tmp_path, monkeypatch):
+    """With a release, ``experiments_symcere.prepare`` fetches the category file first (here the
+    download is replaced by writing the fixture where the real URL's file would land)."""
+    from mmrec_lite import experiments_symcere
+    from mmrec_lite.data import reviews as reviews_module
+    from mmrec_lite.features.review_embeddings import ReviewEmbeddings
+
+    fetched = []
+
+    def fake_download(url, dest, sha256=None, **_):
+        fetched.append((url, dest.name, sha256))
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        return _write(dest, [{"reviewerID": u, "asin": i, "overall": float(r), "reviewText": "t", "unixReviewTime": t}
+                             for u, i, r, t in _grid()])
+
+    monkeypatch.setattr(reviews_module, "download", fake_download)
+    monkeypatch.setattr(experiments_symcere, "encode_reviews", lambda data, encoder=None: torch.ones(len(data.reviews), 3))
+    data, text = experiments_symcere.prepare("Toys", seed=0, root=tmp_path, release=2018)
+    assert fetched == [(reviews_module.AMAZON_2018_URL.format(file="Toys_5.json.gz"), "Toys_5.json.gz", None)]
+    assert isinstance(text, ReviewEmbeddings) and data.n_users == 6 and len(data.train) > 0
+    experiments_symcere.prepare("Toys", seed=0, root=tmp_path, release=2018)
+    assert len(fetched) == 1  # present now: not fetched again
+    with pytest.raises(DataError, match="ensure_amazon_reviews"):
+        experiments_symcere.prepare("Garden", seed=0, root=tmp_path)

@@ -5,7 +5,8 @@ retries, and archive extraction that resolves links itself.
   while holding a lock on the destination, checks that part file (length, pinned sha256, or, when
   the server sends no length and nothing is pinned, the archive's own integrity) and only then
   moves it onto ``dest``. Two processes fetching one file never share bytes; the one that waits
-  for the lock reuses the finished file. An existing unpinned ``.zip``/``.gz``/``.tar*`` is
+  for the lock reuses the finished file; part files left by killed processes are deleted under the
+  lock. An existing unpinned ``.zip``/``.gz``/``.tar*`` is
   reused only when it reads to the end intact (checked once per process); a damaged one is
   fetched again (offline: the error names the file to delete).
 - :func:`safe_extract` reads every member first and refuses absolute paths, ``..``, paths that go
@@ -78,15 +79,28 @@ def _fill_by_hand(url: str, dest: Path, why: str) -> DataError:
 
 @contextmanager
 def _locked(dest: Path):
-    """Hold an exclusive lock on ``.<dest name>.lock`` beside ``dest`` (no-op without ``fcntl``)."""
+    """Hold an exclusive lock on ``.<dest name>.lock`` beside ``dest`` (no-op without ``fcntl``).
+
+    The holder deletes the lock file when it is done, so a process that was waiting on the old
+    file may wake up holding a lock nobody else sees; it then checks that the path still names
+    the file it locked and, if not, locks the new one — only one process is ever inside.
+    """
     lock_path = dest.with_name(f".{dest.name}.lock")
-    handle = open(lock_path, "a+b")
+    while True:
+        handle = open(lock_path, "a+b")
+        if fcntl is None:
+            break
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            if os.stat(lock_path).st_ino == os.fstat(handle.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        handle.close()  # the file we locked was deleted by the previous holder: take the current one
     try:
-        if fcntl is not None:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         yield
     finally:
-        lock_path.unlink(missing_ok=True)  # a waiter holding the old inode re-checks ``dest`` anyway
+        lock_path.unlink(missing_ok=True)
         handle.close()
 
 
@@ -167,6 +181,7 @@ def download(url: str, dest: str | Path, sha256: str | None = None, retries: int
                 return dest
         except _DamagedCache:
             pass  # fetched again below; the damaged file is replaced only by a verified one
+        _remove_stale_parts(dest)
         part = dest.with_name(f".{dest.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
         try:
             digest, complete = _fetch_with_retries(url, dest, part, retries, backoff, progress, timeout)
@@ -178,6 +193,26 @@ def download(url: str, dest: str | Path, sha256: str | None = None, retries: int
         finally:
             part.unlink(missing_ok=True)
     return dest
+
+
+def _remove_stale_parts(dest: Path) -> None:
+    """Delete the part files of ``dest`` left by processes that no longer run (a download killed
+    before its ``finally``). Called under the lock, so no live download of ``dest`` owns them;
+    the process check also keeps them safe where there is no ``fcntl`` lock."""
+    for stale in dest.parent.glob(f".{dest.name}.*.part"):
+        owner = stale.name[len(dest.name) + 2:-len(".part")].split("-")[0]
+        if owner.isdigit() and not _process_alive(int(owner)):
+            stale.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # it exists (another user's) or cannot be asked: leave its file alone
+    return True
 
 
 def _fetch_with_retries(url, dest, part, retries, backoff, progress, timeout) -> tuple[str, bool]:
@@ -223,7 +258,13 @@ def _archive_kind(path: Path) -> str | None:
 
 
 def check_archive(path: str | Path, kind: str | None = None) -> None:
-    """Read a ``.zip`` / ``.tar*`` / ``.gz`` to the end, checking CRCs; raise :class:`DataError` if damaged."""
+    """Read a ``.zip`` / ``.tar*`` / ``.gz`` to the end, checking CRCs; raise :class:`DataError` if damaged.
+
+    Limit: a gzip file may hold several members one after another (``cat a.gz b.gz``), and a copy
+    cut exactly where one member ends is itself a valid gzip file; nothing inside it tells that
+    members are missing. Only a pinned sha256 or the server's length catches that case, which is
+    why :func:`download` relies on this check only when it has neither.
+    """
     path = Path(path)
     kind = kind or _archive_kind(path)
     try:
