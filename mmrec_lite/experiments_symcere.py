@@ -7,7 +7,8 @@
   and returns one summary table with SymCERE's relative NDCG@10 improvement over the best other
   row, as the paper reports it;
 - :func:`popularity_bias` and :func:`head_tail_ndcg`: embedding norm against item popularity, and
-  accuracy on head and tail items.
+  accuracy on head and tail items; :func:`popularity_rows` computes both, and the top-10
+  exposure's correlation with popularity, for the models of :data:`BIAS_ROWS`.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from scipy import stats
 from .data import load_dataset, make_synthetic, split_random
 from .data.recdata import RecData
 from .data.reviews import ensure_amazon_reviews, load_amazon_reviews
-from .evaluation import evaluate_full
+from .evaluation import evaluate_full, recommend
 from .experiments import SeedResults, over_seeds
 from .features.review_embeddings import ReviewEmbeddings, aggregate_reviews, encode_reviews
 from .features.text import TextEncoder
@@ -31,8 +32,8 @@ from .models.review_text import ReviewText
 from .models.symcere import SymCERE
 from .training import fit
 
-__all__ = ["ROWS", "OURS", "METRICS", "prepare", "build", "run_rows", "compare_datasets", "Comparison", "summarise",
-           "popularity_bias", "head_tail_ndcg"]
+__all__ = ["ROWS", "OURS", "METRICS", "BIAS_ROWS", "prepare", "build", "train_row", "run_rows", "compare_datasets",
+           "Comparison", "summarise", "popularity_bias", "head_tail_ndcg", "popularity_rows"]
 
 OURS = "SymCERE"
 METRICS = ("ndcg@10", "recall@10", "recall@20", "ndcg@20")
@@ -82,15 +83,21 @@ def build(row: str, data: RecData, text: ReviewEmbeddings, hp: dict, seed: int):
                    seed=seed)
 
 
+def train_row(row: str, data: RecData, text: ReviewEmbeddings, hp: dict, seed: int, device="auto",
+              progress: bool = False):
+    """The model of ``row`` trained on ``data.train`` (early stopping on validation NDCG@10)."""
+    model = build(row, data, text, hp, seed)
+    fit(model, data, epochs=hp["epochs"], batch_size=hp["batch_size"], learning_rate=hp["learning_rate"],
+        patience=hp["patience"], metric="ndcg@10", device=device, seed=seed, progress=progress)
+    return model
+
+
 def run_rows(data: RecData, text: ReviewEmbeddings, hp: dict, seed: int, device="auto",
              rows: Sequence[str] | None = None, progress: bool = False) -> dict[str, dict[str, float]]:
-    """Train (early stopping on validation NDCG@10) and test every row; ``{row: {metric: value}}``."""
+    """Train and test every row; ``{row: {metric: value}}``."""
     table = {}
     for row in rows or ROWS:
-        model = build(row, data, text, hp, seed)
-        fit(model, data, epochs=hp["epochs"], batch_size=hp["batch_size"], learning_rate=hp["learning_rate"],
-            patience=hp["patience"], metric="ndcg@10", device=device, seed=seed, progress=progress)
-        scores = evaluate_full(model, data, "test", ks=(10, 20))
+        scores = evaluate_full(train_row(row, data, text, hp, seed, device, progress), data, "test", ks=(10, 20))
         table[row] = {metric: scores[metric] for metric in METRICS}
     return table
 
@@ -161,3 +168,28 @@ def head_tail_ndcg(model, data: RecData, head_share: float = 0.2, k: int = 10) -
         part = data.with_splits(data.train, data.valid, test)
         out[f"ndcg@{k} ({label})"] = evaluate_full(model, part, "test", ks=(k,))[f"ndcg@{k}"] if len(test) else np.nan
     return out
+
+
+#: the rows of the popularity-bias analysis: no L2 (the norm enters the score) against L2
+BIAS_ROWS = ("LightGCN", "SymCERE without L2", OURS)
+
+
+def popularity_rows(data: RecData, text: ReviewEmbeddings, hp: dict, seed: int, device="auto",
+                    rows: Sequence[str] = BIAS_ROWS, trained: dict | None = None) -> tuple[dict, dict]:
+    """Popularity bias of each row's trained model on the test split: ``({row: {measure: value}},
+    {row: model})``. Measures: Pearson and Spearman correlation of the **raw** graph item vectors'
+    norms (before any normalisation) with training popularity, Spearman correlation of each item's
+    top-10 exposure (how many users get it in their top-10, training and validation items masked)
+    with its popularity, and :func:`head_tail_ndcg`. ``trained`` supplies models already fitted."""
+    popularity = data.item_popularity("train").numpy()
+    table, models = {}, {}
+    for row in rows:
+        model = (trained or {}).get(row) or train_row(row, data, text, hp, seed, device)
+        raw_items = LightGCN.compute_embeddings(model)[1].detach().cpu()
+        top = recommend(model, data, torch.arange(data.n_users), k=10, exclude=("train", "valid"))
+        exposure = torch.bincount(top[top >= 0], minlength=data.n_items).numpy()
+        table[row] = {**{f"norm–popularity {k}": v for k, v in popularity_bias(raw_items, data).items()},
+                      "exposure–popularity spearman": float(stats.spearmanr(exposure, popularity)[0]),
+                      **head_tail_ndcg(model, data)}
+        models[row] = model
+    return table, models

@@ -7,9 +7,10 @@ import torch
 from scipy import stats
 
 from mmrec_lite.data import make_synthetic, split_random
-from mmrec_lite.experiments_symcere import compare_datasets, head_tail_ndcg, popularity_bias
+from mmrec_lite import evaluation
+from mmrec_lite.experiments_symcere import BIAS_ROWS, compare_datasets, head_tail_ndcg, popularity_bias, popularity_rows
 from mmrec_lite.features.review_embeddings import ReviewEmbeddings
-from mmrec_lite.models import Popularity
+from mmrec_lite.models import LightGCN, Popularity
 
 
 def _prepare(name, seed):
@@ -46,3 +47,20 @@ def test_popularity_bias_and_head_tail_by_hand():
     split = head_tail_ndcg(Popularity(data), data, head_share=0.2)
     assert set(split) == {"ndcg@10 (head)", "ndcg@10 (tail)"}
     assert split["ndcg@10 (head)"] > split["ndcg@10 (tail)"] >= 0.0 and np.isfinite(split["ndcg@10 (tail)"])
+
+
+def test_popularity_rows_measure_the_trained_models():
+    data, text = _prepare("a", 0)
+    hp = {"epochs": 1, "batch_size": 256, "learning_rate": 1e-2, "patience": 1, "embedding_dim": 8}
+    table, models = popularity_rows(data, text, hp, seed=0, device="cpu")
+    assert list(table) == list(BIAS_ROWS) == list(models)
+    popularity = data.item_popularity("train").numpy()
+    for row, model in models.items():
+        raw = LightGCN.compute_embeddings(model)[1].detach()
+        assert table[row]["norm–popularity spearman"] == pytest.approx(
+            stats.spearmanr(raw.norm(dim=1).numpy(), popularity)[0])
+        top = evaluation.recommend(model, data, torch.arange(data.n_users), k=10, exclude=("train", "valid"))
+        exposure = torch.bincount(top[top >= 0], minlength=data.n_items).numpy()
+        assert table[row]["exposure–popularity spearman"] == pytest.approx(stats.spearmanr(exposure, popularity)[0])
+    again, _ = popularity_rows(data, text, hp, seed=0, device="cpu", trained=models)
+    assert again == table  # given models are measured, not retrained
