@@ -55,5 +55,6 @@ def main() -> None:
     print(f"\n{time.perf_counter() - start:.0f} s on {platform.processor() or platform.machine()}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
 
+
 if __name__ == "__main__":
     main()
