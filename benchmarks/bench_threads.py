@@ -1,15 +1,20 @@
-"""How much a training + evaluation loop slows down beside other CPU-bound processes, per thread policy.
+"""How much a chapter's smoke run slows down beside other CPU-bound processes, per thread policy.
 
-The workload (run in a fresh child process each time, so that OpenMP reads its variables anew):
-LightGCN (3 layers, d = 64) trained with ``fit`` for ``--epochs`` epochs with an evaluation after
-each, on MovieLens-100K-shaped synthetic data (``bench_lightgcn.generate``): the inner loop of every
-chapter's smoke run. Two policies:
+Two workloads, each run in a fresh child process (so that OpenMP reads its variables anew):
 
-- ``torch default``: torch imported before ``mmrec_lite`` with no thread variables set, so OpenMP
-  spins while idle and torch takes one thread per core of the machine (the behaviour before
-  :mod:`mmrec_lite.threads`);
-- ``mmrec_lite policy``: ``mmrec_lite`` imported first, so ``mmrec_lite.threads`` sets the
-  thread count from the cores this process may use and ``OMP_WAIT_POLICY=PASSIVE``.
+- ``--workload chapter`` (default): one chapter notebook (``--notebook``, default the SCALE
+  chapter) executed top to bottom in the smoke profile by papermill, as ``make notebooks`` does;
+  the kernel inherits the child's thread variables;
+- ``--workload loop``: LightGCN (3 layers, d = 64) trained with ``fit`` for ``--epochs`` epochs
+  with an evaluation after each, on MovieLens-100K-shaped synthetic data (``bench_lightgcn.generate``):
+  the inner loop of every chapter's smoke run.
+
+Two policies:
+
+- ``torch default``: ``MMREC_THREADS=off`` and no thread variables, so OpenMP spins while idle and
+  torch takes one thread per core of the machine (the behaviour before :mod:`mmrec_lite.threads`);
+- ``mmrec_lite policy``: no thread variables, so ``mmrec_lite.threads`` sets the thread count from
+  the cores this process may use and ``OMP_WAIT_POLICY=PASSIVE``.
 
 Each runs on the quiet machine and beside ``--hogs`` background ``yes > /dev/null`` loops (killed
 at the end, also on Ctrl-C); the report prints wall seconds and the slowdown busy / quiet (target
@@ -17,7 +22,8 @@ for the policy: at most ~3x with two hogs on a 2-core machine). The runs are bou
 ``--timeout`` seconds each. "Quiet" means without the hogs: other jobs on the machine add their
 own load, which the load average printed beside each run shows. Usage::
 
-    python benchmarks/bench_threads.py [--hogs 2] [--epochs 3] [--timeout 300]
+    python benchmarks/bench_threads.py [--workload chapter|loop] [--notebook notebooks/02_scale.ipynb]
+                                       [--hogs 2] [--epochs 3] [--timeout 600]
 """
 from __future__ import annotations
 
@@ -26,36 +32,45 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 POLICIES = ("torch default", "mmrec_lite policy")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "MMREC_THREADS", "GOMP_SPINCOUNT")
 
 
-def workload(policy: str, epochs: int) -> None:
-    """The child: train and evaluate, print ``seconds threads``."""
-    if policy == "torch default":
-        import torch  # loaded first: OpenMP starts without the policy's variables
-        default_threads = torch.get_num_threads()
-        import mmrec_lite  # noqa: F401
-        torch.set_num_threads(default_threads)  # undo the policy's count too
-    import mmrec_lite  # noqa: F401  (applies the policy)
+def workload(policy: str, args) -> None:
+    """The child: run the workload, print ``seconds threads``."""
+    import mmrec_lite  # noqa: F401  (applies the policy, or nothing under MMREC_THREADS=off)
     import torch
 
-    from bench_lightgcn import ML100K_SHAPE, generate
-    from mmrec_lite.models import LightGCN
-    from mmrec_lite.training import fit
-
-    data = generate(*ML100K_SHAPE)
-    model = LightGCN(data, embedding_dim=64, n_layers=3)
     start = time.perf_counter()
-    fit(model, data, epochs=epochs, batch_size=2048, learning_rate=1e-3, eval_every=1, patience=None,
-        device="cpu", progress=False)
+    if args.workload == "chapter":
+        import tempfile
+
+        from mmrec_lite.course.runner import run_notebook
+        with tempfile.TemporaryDirectory() as out:
+            run = run_notebook(args.notebook, out)
+        if run.error:
+            raise SystemExit(f"{args.notebook} failed: {run.error}")
+    else:
+        from bench_lightgcn import ML100K_SHAPE, generate
+        from mmrec_lite.models import LightGCN
+        from mmrec_lite.training import fit
+
+        data = generate(*ML100K_SHAPE)
+        model = LightGCN(data, embedding_dim=64, n_layers=3)
+        start = time.perf_counter()
+        fit(model, data, epochs=args.epochs, batch_size=2048, learning_rate=1e-3, eval_every=1, patience=None,
+            device="cpu", progress=False)
     print(f"{time.perf_counter() - start:.2f} {torch.get_num_threads()}")
 
 
 def timed_child(policy: str, args) -> tuple[float, int]:
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
-    cmd = [sys.executable, __file__, "--child", policy, "--epochs", str(args.epochs)]
+    if policy == "torch default":
+        env["MMREC_THREADS"] = "off"
+    cmd = [sys.executable, __file__, "--child", policy, "--workload", args.workload, "--notebook", args.notebook,
+           "--epochs", str(args.epochs)]
     run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout, check=True)
     seconds, threads = run.stdout.split()[-2:]
     return float(seconds), int(threads)
@@ -66,7 +81,8 @@ def measure(args) -> None:
     from mmrec_lite.threads import available_cores
 
     print(f"cores available to this process: {available_cores()} (of {os.cpu_count()} on the machine); "
-          f"workload: LightGCN, {args.epochs} epochs + evaluations, ML-100K shape")
+          f"workload: " + (f"{args.notebook}, smoke profile, papermill" if args.workload == "chapter" else
+                           f"LightGCN, {args.epochs} epochs + evaluations, ML-100K shape"))
     results = {}
     for hogs in (0, args.hogs):
         procs = [subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) for _ in range(hogs)]
@@ -90,12 +106,14 @@ def measure(args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hogs", type=int, default=2, help="background `yes` loops of the busy runs")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--timeout", type=float, default=300, help="seconds allowed per child run")
+    parser.add_argument("--workload", choices=("chapter", "loop"), default="chapter")
+    parser.add_argument("--notebook", default=str(Path(__file__).resolve().parents[1] / "notebooks" / "02_scale.ipynb"))
+    parser.add_argument("--epochs", type=int, default=3, help="epochs of the loop workload")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds allowed per child run")
     parser.add_argument("--child", choices=POLICIES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        workload(args.child, args.epochs)
+        workload(args.child, args)
     else:
         measure(args)
 

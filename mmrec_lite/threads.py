@@ -11,7 +11,8 @@ threads, and spinning threads take turns with the threads doing the work. The po
 
 ``apply_thread_policy()`` runs when ``mmrec_lite`` is imported. It only fills variables the user
 has not set (``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``, ``OMP_WAIT_POLICY``; ``MMREC_THREADS``
-overrides the count), so an explicit choice always wins. OpenMP reads its variables when torch
+overrides the count; ``MMREC_THREADS=off`` turns the policy off and leaves torch's defaults), so an
+explicit choice always wins. OpenMP reads its variables when torch
 loads it, so the wait policy takes effect only when ``mmrec_lite`` is imported before ``torch``,
 as every chapter's set-up cell does; the thread count is applied to an already imported torch
 too. See ``book/troubleshooting.md`` ("A busy machine") and ``benchmarks/bench_threads.py``.
@@ -58,6 +59,8 @@ def available_cores(root: Path = _CGROUP) -> int:
 def policy_environment(environ: dict[str, str] | None = None, cores: int | None = None) -> dict[str, str]:
     """The variables the policy would add to ``environ`` (those already set are left alone)."""
     environ = os.environ if environ is None else environ
+    if environ.get("MMREC_THREADS", "").strip().lower() == "off":
+        return {}
     threads = environ.get("MMREC_THREADS") or str(cores or available_cores())
     wanted = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OMP_WAIT_POLICY": "PASSIVE"}
     return {name: value for name, value in wanted.items() if not environ.get(name)}
@@ -66,16 +69,19 @@ def policy_environment(environ: dict[str, str] | None = None, cores: int | None 
 def apply_thread_policy() -> int:
     """Fill the unset thread variables of ``os.environ``; return the torch thread count in force.
 
-    An already imported torch gets ``torch.set_num_threads`` with the policy's count (only when the
-    user set no ``OMP_NUM_THREADS`` of their own).
+    An already imported torch gets ``torch.set_num_threads`` with the policy's count when the user
+    set no ``OMP_NUM_THREADS`` of their own, and only to lower it: a smaller count chosen with
+    ``torch.set_num_threads`` before the import is kept. ``MMREC_THREADS`` always sets it.
     """
     added = policy_environment()
+    torch = sys.modules.get("torch")
+    if os.environ.get("MMREC_THREADS", "").strip().lower() == "off":
+        return torch.get_num_threads() if torch is not None and hasattr(torch, "get_num_threads") else available_cores()
     os.environ.update(added)
     first = os.environ["OMP_NUM_THREADS"].split(",")[0]   # "4,2" sets nested levels: the outer one counts
     threads = int(first) if first.strip().isdigit() else available_cores()
-    torch = sys.modules.get("torch")
     if torch is not None and hasattr(torch, "set_num_threads"):
-        if "OMP_NUM_THREADS" in added or os.environ.get("MMREC_THREADS"):
+        if os.environ.get("MMREC_THREADS") or ("OMP_NUM_THREADS" in added and torch.get_num_threads() > threads):
             torch.set_num_threads(threads)
         threads = torch.get_num_threads()
     return threads

@@ -43,6 +43,22 @@ def test_policy_fills_only_unset_variables():
     assert threads.policy_environment({"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "ACTIVE"}, cores=3) == {
         "MKL_NUM_THREADS": "3"}
     assert threads.policy_environment({"MMREC_THREADS": "5"}, cores=3)["OMP_NUM_THREADS"] == "5"
+    assert threads.policy_environment({"MMREC_THREADS": "off"}, cores=3) == {}       # torch's defaults
+
+
+def test_policy_off_changes_neither_variables_nor_torch(monkeypatch):
+    import torch
+    before = torch.get_num_threads()
+    try:
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("MMREC_THREADS", "off")
+        torch.set_num_threads(3)
+        assert threads.apply_thread_policy() == 3
+        assert torch.get_num_threads() == 3
+        assert not any(name in os.environ for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY"))
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_apply_sets_torch_threads_only_when_the_user_chose_none(monkeypatch):
@@ -55,5 +71,13 @@ def test_apply_sets_torch_threads_only_when_the_user_chose_none(monkeypatch):
         assert threads.apply_thread_policy() == 2                    # the user's own OMP choice is kept
         monkeypatch.setenv("MMREC_THREADS", "1")
         assert threads.apply_thread_policy() == 1                    # MMREC_THREADS overrides
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        monkeypatch.delenv("MMREC_THREADS")
+        monkeypatch.setattr(threads, "available_cores", lambda root=None: 2)
+        torch.set_num_threads(1)
+        assert threads.apply_thread_policy() == 1                    # a smaller explicit choice is kept
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        torch.set_num_threads(8)
+        assert threads.apply_thread_policy() == 2                    # a larger one is capped
     finally:
         torch.set_num_threads(before)
