@@ -117,7 +117,7 @@ PROFILES: dict[str, Profile] = {
                  "gnnmr": {"epochs": 8, "batch_size": 8192, "learning_rate": 1e-2, "embedding_dim": 32, "eval_every": 4,
                            "patience": None, "mutual_weight": 1.0, "n_seeds": 5, "sweep_epochs": 8,
                            "dims": [16, 32, 64, 128, 256, 512], "mutual_weights": [0.1, 0.5, 1.0, 2.0],
-                           "text_model": None, "image_backend": "offline"},
+                           "text_model": None, "image_backend": "auto"},
                  "scale": {"epochs": 1000, "patience": 21, "sweep_epochs": 300, "batch_size": 2048,
                            "learning_rate": 1e-3, "n_seeds": 3,
                            "text_model": "facebook/contriever", "text_max_length": 128,

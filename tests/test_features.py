@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from mmrec_lite.data import DataError, Interactions, MissingFieldError, RecData
 from mmrec_lite.features import (ITEM_PROMPT, USER_PROMPT, ClipImageEncoder, FeatureCache, HFProfileGenerator,
                                  ItemRecord, OfflineImageEncoder, TemplateProfileGenerator, TextEncoder,
+                                 TorchvisionImageEncoder,
                                  build_item_prompt, build_user_prompt, content_key, default_text_model,
                                  encode_images, item_profiles, item_records, load_images, pool,
                                  user_histories, user_profiles)
@@ -287,6 +288,76 @@ def test_clip_encoder_preprocessing_with_a_stand_in_model(fake_open_clip):
     assert torch.allclose(features, F.normalize(expected, dim=1), atol=1e-3)
     texts = encoder.encode_texts(["ab", "abcd"])
     assert torch.allclose(texts, F.normalize(torch.tensor([[2.0, 1, 0], [4.0, 1, 0]]), dim=1))
+
+
+@pytest.fixture
+def fake_torchvision(monkeypatch):
+    """A stand-in ``torchvision`` whose "resnet" averages each channel (a linear ``fc`` head on top)
+    and whose "vgg" has a ``classifier`` Sequential ending in a linear layer."""
+
+    class MeanNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(3, 1000)
+
+        def forward(self, x):
+            assert x.shape[1:] == (3, 224, 224)
+            return self.fc(x.mean((2, 3)))
+
+    class ClassifierNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.classifier = torch.nn.Sequential(torch.nn.Identity(), torch.nn.Linear(3, 1000))
+
+        def forward(self, x):
+            return self.classifier(x.amax((2, 3)))
+
+    built = {}
+
+    def get_model(name, weights=None):
+        built[name] = weights
+        return {"resnet18": MeanNet, "vgg11": ClassifierNet}[name]()
+
+    module = types.ModuleType("torchvision")
+    module.models = types.SimpleNamespace(get_model=get_model, list_models=lambda module=None: ["resnet18", "vgg11"])
+    monkeypatch.setitem(sys.modules, "torchvision", module)
+    return built
+
+
+def test_torchvision_encoder_is_the_pooled_penultimate_layer_on_imagenet_normalised_input(fake_torchvision):
+    images = _solid((255, 0, 128), (0, 0, 0), size=16)
+    encoder = TorchvisionImageEncoder("resnet18", device="cpu", batch_size=1)
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    expected = (torch.tensor([[1.0, 0.0, 128 / 255], [0.0, 0.0, 0.0]]) - mean) / std
+    features = encoder.encode(images)
+    assert fake_torchvision == {"resnet18": "DEFAULT"} and encoder.dim == 3 and not encoder.model.training
+    torch.testing.assert_close(features, F.normalize(expected, dim=1), atol=1e-3, rtol=0)  # the head is gone
+    vgg = TorchvisionImageEncoder("vgg11", device="cpu")
+    torch.testing.assert_close(vgg.encode(images), F.normalize(expected, dim=1), atol=1e-3, rtol=0)
+    via = encode_images(images, backend="torchvision", device="cpu", cache=False)
+    torch.testing.assert_close(via, features)
+    with pytest.raises(ValueError, match="unknown torchvision image model 'resnet1800'"):
+        TorchvisionImageEncoder("resnet1800")
+
+
+def test_torchvision_encoder_explains_a_torchvision_that_does_not_import(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torchvision", None)   # import raises ImportError
+    with pytest.raises(ImportError, match=r"needs a torchvision built for this torch: use Colab") as raised:
+        encode_images(_solid((0, 255, 0)), backend="torchvision", cache=False)
+    assert "pip install" not in str(raised.value)
+
+
+def test_real_resnet18_features_when_torchvision_imports():
+    try:
+        import torchvision  # noqa: F401
+    except Exception as err:  # beside the CPU torch here, PyPI's torchvision fails to import
+        pytest.skip(f"torchvision does not import beside this torch ({type(err).__name__})")
+    try:
+        features = TorchvisionImageEncoder("resnet18", device="cpu").encode(_solid((255, 0, 0), (0, 0, 255)))
+    except Exception as err:  # weights need a download
+        pytest.skip(f"resnet18 weights unavailable offline ({type(err).__name__})")
+    assert features.shape == (2, 512)
+    torch.testing.assert_close(features.norm(dim=1), torch.ones(2))
 
 
 # ---- profiles --------------------------------------------------------------------------------

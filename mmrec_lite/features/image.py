@@ -1,7 +1,10 @@
-"""Image features: CLIP through open_clip, and a weight-free offline descriptor.
+"""Image features: CLIP through open_clip, torchvision's ImageNet CNNs, and a weight-free offline descriptor.
 
 - :class:`ClipImageEncoder`: the CLIP image tower (and text tower, used by Multi-KG4Rec) from
-  ``open_clip`` (``pip install 'mmrec_lite[clip]'``), imported when the encoder is created.
+  ``open_clip`` (the ``clip`` extra), imported when the encoder is created.
+- :class:`TorchvisionImageEncoder`: an ImageNet classifier of ``torchvision.models`` by model id
+  (``"resnet18"``: GNNMR's visual features), its classification head removed, so each image is
+  the pooled penultimate layer (512-d for ResNet-18); imported when the encoder is created.
 - :class:`OfflineImageEncoder`: colour histograms, a gradient-orientation histogram and a coarse
   colour layout. It needs no weights and is deterministic, but it only sees colour and texture:
   it is much weaker than CLIP and says nothing about what an image shows.
@@ -25,7 +28,8 @@ from ..profiles import resolve_device
 from .cache import FeatureCache, content_key
 from .text import check_texts
 
-__all__ = ["load_images", "OfflineImageEncoder", "ClipImageEncoder", "encode_images", "MISSING_GREY"]
+__all__ = ["load_images", "OfflineImageEncoder", "ClipImageEncoder", "TorchvisionImageEncoder", "encode_images",
+           "MISSING_GREY"]
 
 MISSING_GREY = 128  # pixel value of the image that stands in for a missing one
 _EDGE_THRESHOLD = 0.02  # Sobel magnitude (intensities in [0, 1]) below which a pixel has no orientation
@@ -235,17 +239,79 @@ class ClipImageEncoder:
         return F.normalize(torch.cat(parts), dim=1) if parts else torch.zeros(0, self.model.visual.output_dim)
 
 
-BACKENDS = ("auto", "clip", "offline")
+class TorchvisionImageEncoder:
+    """The penultimate layer of a ``torchvision.models`` ImageNet classifier (``model``: its id,
+    e.g. ``"resnet18"``, ``"resnet50"``; ``weights``: ``"DEFAULT"`` or a weight enum name).
+
+    The classification head (``fc`` or the last layer of ``classifier``) is replaced by the identity,
+    so ``encode`` returns the globally pooled features, L2-normalised, on the CPU. Images are centre
+    cropped, resized to 224 and normalised with the ImageNet mean and standard deviation (the
+    preprocessing these weights were trained with). Needs a torchvision built for the installed
+    torch; the weights download on first use (torchvision's cache).
+    """
+
+    image_size = 224
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+    def __init__(self, model: str = "resnet18", weights: str = "DEFAULT", device: str | torch.device = "auto",
+                 batch_size: int = 64):
+        try:
+            import torchvision
+        except Exception as err:  # a torchvision built for another torch fails with RuntimeError, not ImportError
+            raise ImportError(
+                f"TorchvisionImageEncoder({model!r}) needs a torchvision built for this torch: use Colab or a CUDA "
+                "torch (book/troubleshooting.md), or encode_images(..., backend='offline') "
+                f"[import failed with: {type(err).__name__}: {err}]") from err
+        if model not in torchvision.models.list_models(module=torchvision.models):
+            raise ValueError(f"unknown torchvision image model {model!r}; e.g. 'resnet18', 'resnet50'")
+        self.model_name, self.weights = model, weights
+        self.device = resolve_device(device)
+        self.batch_size = batch_size
+        network = torchvision.models.get_model(model, weights=weights)
+        self.dim = _drop_head(network, model)
+        self.model = network.eval().to(self.device)
+        self._mean = torch.tensor(self.mean, device=self.device).view(1, 3, 1, 1)
+        self._std = torch.tensor(self.std, device=self.device).view(1, 3, 1, 1)
+
+    def __repr__(self) -> str:
+        return f"TorchvisionImageEncoder({self.model_name!r}, weights={self.weights!r}, device={str(self.device)!r})"
+
+    def encode(self, images: Sequence[Any] | np.ndarray | torch.Tensor) -> torch.Tensor:
+        array, _ = load_images(images, size=self.image_size)
+        parts = []
+        with torch.inference_mode():
+            for start in range(0, len(array), self.batch_size):
+                x = torch.from_numpy(array[start:start + self.batch_size]).to(self.device)
+                x = (x.permute(0, 3, 1, 2).float() / 255.0 - self._mean) / self._std
+                parts.append(self.model(x).flatten(1).float().cpu())
+        return F.normalize(torch.cat(parts), dim=1) if parts else torch.zeros(0, self.dim)
+
+
+def _drop_head(network: torch.nn.Module, name: str) -> int:
+    """Replace the classification layer by the identity; return the feature size it received."""
+    if isinstance(getattr(network, "fc", None), torch.nn.Linear):
+        dim, network.fc = network.fc.in_features, torch.nn.Identity()
+        return dim
+    classifier = getattr(network, "classifier", None)
+    if isinstance(classifier, torch.nn.Sequential) and isinstance(classifier[-1], torch.nn.Linear):
+        dim, classifier[-1] = classifier[-1].in_features, torch.nn.Identity()
+        return dim
+    raise ValueError(f"{name}: no `fc` or `classifier[-1]` linear head to remove; choose a ResNet-, VGG-, "
+                     "EfficientNet- or MobileNet-style model")
+
+
+BACKENDS = ("auto", "clip", "torchvision", "offline")
 
 
 def encode_images(images: Sequence[Any] | np.ndarray | torch.Tensor, backend: str = "auto",
                   device: str | torch.device = "auto", batch_size: int = 64, cache_dir: str | Path | None = None,
-                  cache: bool = True) -> torch.Tensor:
+                  cache: bool = True, model: str | None = None) -> torch.Tensor:
     """Image features ``[N, d]`` (float32, CPU, L2-normalised), cached by content.
 
-    ``backend``: ``"clip"`` (ViT-B-32, OpenAI weights), ``"offline"`` (:class:`OfflineImageEncoder`)
-    or ``"auto"``: CLIP when open_clip imports and its weights load, else offline, with a printed
-    note. ``images`` is a uint8 array ``[N, H, W, 3]`` or a list of paths (``None`` = missing;
+    ``backend``: ``"clip"`` (``model``, default ViT-B-32, OpenAI weights), ``"torchvision"``
+    (:class:`TorchvisionImageEncoder`, ``model`` default ``"resnet18"``), ``"offline"``
+    (:class:`OfflineImageEncoder`) or ``"auto"``: CLIP when open_clip imports and its weights
+    load, else offline, with a printed note. ``images`` is a uint8 array ``[N, H, W, 3]`` or a list of paths (``None`` = missing;
     missing images are encoded as plain grey images and counted in a printed note).
     """
     if backend not in BACKENDS:
@@ -266,10 +332,15 @@ def encode_images(images: Sequence[Any] | np.ndarray | torch.Tensor, backend: st
                   "CLIP needs open_clip and a torchvision built for this torch: it works in Colab (the set-up "
                   "cell installs it) or beside a CUDA torch; PyPI's torchvision breaks the CPU torch of "
                   "`make venv` (book/troubleshooting.md).")
+    if chosen == "torchvision":
+        name = model or "resnet18"
+        return _cached(store, content_key("image", "torchvision", name, "DEFAULT", array), (len(array), None),
+                       lambda: TorchvisionImageEncoder(name, device=device, batch_size=batch_size).encode(array))
     if chosen == "clip":
+        name = model or "ViT-B-32"
         try:
-            return _cached(store, content_key("image", "clip", "ViT-B-32", "openai", array), (len(array), None),
-                           lambda: ClipImageEncoder(device=device, batch_size=batch_size).encode(array))
+            return _cached(store, content_key("image", "clip", name, "openai", array), (len(array), None),
+                           lambda: ClipImageEncoder(name, device=device, batch_size=batch_size).encode(array))
         except Exception as err:
             if backend == "clip":
                 raise
