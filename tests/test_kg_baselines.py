@@ -9,6 +9,7 @@ from mmrec_lite.data import KnowledgeGraph, make_synthetic, split_random
 from mmrec_lite.models import CKE, KGAT, KGCN, MKGAT
 from mmrec_lite.models.kgcn import sample_neighbours
 from mmrec_lite.models.mkgat import multimodal_kg
+from mmrec_lite.training import fit
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,19 @@ def test_kgat_loss_terms(data):
     u, p, n = users[batch["user"]], items[batch["pos"]], items[batch["neg"]]
     bpr = -F.logsigmoid((u * p).sum(1) - (u * n).sum(1)).mean()
     torch.testing.assert_close(terms["bpr"], bpr)
-    assert set(terms) == {"loss", "bpr", "reg"}
+    assert set(terms) == {"loss", "bpr", "reg", "kg"}
+    torch.testing.assert_close(terms["loss"], terms["bpr"] + terms["reg"])  # L_KG is a record, optimised in its phase
+
+
+def test_kgat_fit_history_records_each_epochs_kg_phase(data):
+    model = KGAT(data, embedding_dim=8, dims=(8,), relation_dim=4, kg_batch_size=64, kg_learning_rate=1e-2, seed=0)
+    phases = []
+    original = model.kg_epoch
+    model.kg_epoch = lambda: phases.append(original()) or phases[-1]
+    frame = fit(model, data, epochs=3, batch_size=64, learning_rate=1e-2, eval_every=None, device="cpu",
+                progress=False).to_frame()
+    assert frame["kg"].tolist() == pytest.approx(phases) and len(phases) == 3
+    assert phases[-1] < phases[0]
 
 
 def test_kgat_kg_phase_lowers_transr_and_refreshes_attention(data):
@@ -66,11 +79,11 @@ def test_kgat_kg_phase_lowers_transr_and_refreshes_attention(data):
     before = model.edge_weight.clone()
     all_triples = torch.arange(model.edge_index.shape[1])
     torch.manual_seed(5)
-    first = float(model.kg_loss(all_triples))
+    first = model.kg_loss(all_triples).item()
     for epoch in range(1, 6):
         model.on_epoch_start(epoch)
     torch.manual_seed(5)
-    assert float(model.kg_loss(all_triples)) < first
+    assert model.kg_loss(all_triples).item() < first
     assert not torch.allclose(model.edge_weight, before)
 
 

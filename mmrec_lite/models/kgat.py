@@ -109,4 +109,5 @@ class KGAT(EmbeddingRecommender):
                                 items.index_select(0, batch["neg"]))
         bpr = bpr_loss((e_user * e_pos).sum(-1), (e_user * e_neg).sum(-1))
         reg = self.reg_weight * l2_regularization(e_user, e_pos, e_neg)
-        return {"loss": bpr + reg, "bpr": bpr, "reg": reg}
+        kg = torch.tensor(self.last_kg_loss, device=bpr.device)  # this epoch's KG phase (a record, not optimised here)
+        return {"loss": bpr + reg, "bpr": bpr, "reg": reg, "kg": kg}
