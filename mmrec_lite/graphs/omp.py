@@ -16,9 +16,11 @@ form of ``sklearn.linear_model.orthogonal_mp_gram``): with unit-norm atoms and t
 so the residual never has to be formed. ``G[S, S] = L Lᵀ`` grows by one Cholesky row per
 iteration (batched triangular solves on ``k_o × k_o`` systems). The Gram columns
 ``G[:, j] = D_candidatesᵀ d_j`` are read from the ``N × N`` Gram of the atoms when it fits in
-``max_gram_bytes`` (then the whole graph costs about one ``N × N`` Gram product plus gathers), or
-computed per iteration as one ``[batch, N]`` product otherwise, so memory stays bounded by the
-target batch (e.g. 20,000 users).
+``max_gram_bytes``, or computed per iteration as one ``[batch, N]`` product otherwise, so memory
+stays bounded by the target batch (e.g. 20,000 users). With the Gram stored, a graph costs one
+``N × N`` Gram product plus ``k_o`` gathers of ``k_s`` Gram entries per target; those gathers read
+scattered memory and cost about as much as the product again on a CPU (``benchmarks/bench_omp.py``
+prints both against the product).
 
 A target stops early when the next atom is linearly dependent on its support (as
 scikit-learn does) or when its residual is already explained (``|corr| ≤ tol``, float32
