@@ -14,6 +14,7 @@ import torch
 
 from mmrec_lite.data import (DataError, from_dataframe, load_amazon_2014, load_dataset, load_mmrec,
                              load_movielens_100k, load_movies_dataset)
+from mmrec_lite.data.recdata import ColdStartWarning
 
 
 
@@ -344,7 +345,8 @@ def write_mmrec(root: Path, lines: list[str], n_items: int = 3) -> Path:
 
 def test_mmrec_keeps_split_and_features(tmp_path):
     write_mmrec(tmp_path, ["0\t0\t5\t10\t0", "0\t1\t4\t11\t0", "1\t2\t3\t12\t1", "1\t0\t2\t13\t2", "2\t1\t5\t14\t0"])
-    data = load_mmrec("toy", root=tmp_path)
+    with pytest.warns(ColdStartWarning, match="user\\(s\\) without training interactions"):  # user 1: valid/test only
+        data = load_mmrec("toy", root=tmp_path)
     assert (data.n_users, data.n_items) == (3, 3)
     assert data.user_ids.tolist() == [0, 1, 2] and data.item_ids.tolist() == [0, 1, 2]
     assert data.train.item.tolist() == [0, 1, 1] and data.valid.user.tolist() == [1]
@@ -358,11 +360,12 @@ def test_mmrec_rejects_bad_folders(tmp_path):
     with pytest.raises(DataError, match=r"toy.inter, line 3: x_label must be 0, 1 or 2"):
         load_mmrec("toy", root=tmp_path)
     write_mmrec(tmp_path, ["0\t0\t5\t10\t0", "1\t1\t4\t11\t1"], n_items=3)
-    with pytest.raises(DataError, match=r"text_feat.npy: .*shape \(3, 4\); expected \[2, d\]"):
+    with pytest.raises(DataError, match=r"text_feat.npy: .*shape \(3, 4\); expected \[2, d\]"), \
+            pytest.warns(ColdStartWarning):                              # user 1 has no training row
         load_mmrec("toy", root=tmp_path)
     write_mmrec(tmp_path, ["0\t0\t5\t10\t0", "1\t1\t4\t11\t1"], n_items=2)
     np.save(folder / "image_feat.npy", np.array([[1.0], [np.nan]], dtype=np.float32))
-    with pytest.raises(DataError, match=r"image_feat.npy: .*NaN"):
+    with pytest.raises(DataError, match=r"image_feat.npy: .*NaN"), pytest.warns(ColdStartWarning):
         load_mmrec("toy", root=tmp_path)
     (folder / "toy.inter").write_text("user\titemID\tx_label\n0\t0\t0\n")
     with pytest.raises(DataError, match=r"missing column\(s\) \['userID'\]"):
@@ -434,7 +437,8 @@ def test_load_dataset_real_names_offline(empty_cache):
     with pytest.warns(UserWarning):
         assert load_dataset("movies").n_items == 4
     write_mmrec(empty_cache / "mmrec", ["0\t0\t5\t10\t0", "0\t1\t4\t11\t1", "1\t1\t3\t12\t2"], n_items=2)
-    data = load_dataset("mmrec-toy", split="temporal")
+    with pytest.warns(ColdStartWarning, match="the test split has 1 user"):   # MMRec's own split is kept:
+        data = load_dataset("mmrec-toy", split="temporal")                   # user 1 is in test only
     assert data.test.user.tolist() == [1] and data.valid.item.tolist() == [1]  # MMRec's own split is kept
 
 
