@@ -71,12 +71,13 @@ def apply_thread_policy() -> int:
 
     An already imported torch gets ``torch.set_num_threads`` with the policy's count when the user
     set no ``OMP_NUM_THREADS`` of their own, and only to lower it: a smaller count chosen with
-    ``torch.set_num_threads`` before the import is kept. ``MMREC_THREADS`` always sets it.
+    ``torch.set_num_threads`` before the import is kept. ``MMREC_THREADS`` always sets it, and
+    ``MMREC_THREADS=off`` changes nothing.
     """
-    added = policy_environment()
     torch = sys.modules.get("torch")
     if os.environ.get("MMREC_THREADS", "").strip().lower() == "off":
         return torch.get_num_threads() if torch is not None and hasattr(torch, "get_num_threads") else available_cores()
+    added = policy_environment()
     os.environ.update(added)
     first = os.environ["OMP_NUM_THREADS"].split(",")[0]   # "4,2" sets nested levels: the outer one counts
     threads = int(first) if first.strip().isdigit() else available_cores()

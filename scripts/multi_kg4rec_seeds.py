@@ -20,8 +20,9 @@ interrupted run keeps its complete seeds. ``--report`` only prints the tables of
 Usage::
 
     MMREC_DATA=/path/to/data python scripts/multi_kg4rec_seeds.py --out kg_runs.jsonl [--seeds 0 1 2]
-    # the chapter's recorded CPU run: a quarter of the profile's steps per epoch, at most 6 epochs
-    MMREC_DATA=/path/to/data python scripts/multi_kg4rec_seeds.py --out kg_runs.jsonl --epochs 6 --batch-size 16384
+    # the chapter's recorded CPU run: half the profile's steps per epoch, KG baselines capped at 20 epochs
+    MMREC_DATA=/path/to/data python scripts/multi_kg4rec_seeds.py --out kg_runs.jsonl --epochs 12 \
+        --batch-size 8192 --baseline-epochs 20 --device cpu
     python scripts/multi_kg4rec_seeds.py --out kg_runs.jsonl --report
     # the KG-only benchmarks the paper's data comes from (no images or texts: KG rows only)
     MMREC_DATA=/path/to/data python scripts/multi_kg4rec_seeds.py --dataset amazon-book-kg --out book.jsonl
