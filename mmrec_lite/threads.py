@@ -56,10 +56,14 @@ def available_cores(root: Path = _CGROUP) -> int:
     return max(1, cores)
 
 
+def _policy_off(environ) -> bool:
+    return environ.get("MMREC_THREADS", "").strip().lower() == "off"
+
+
 def policy_environment(environ: dict[str, str] | None = None, cores: int | None = None) -> dict[str, str]:
     """The variables the policy would add to ``environ`` (those already set are left alone)."""
     environ = os.environ if environ is None else environ
-    if environ.get("MMREC_THREADS", "").strip().lower() == "off":
+    if _policy_off(environ):
         return {}
     threads = environ.get("MMREC_THREADS") or str(cores or available_cores())
     wanted = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OMP_WAIT_POLICY": "PASSIVE"}
@@ -75,7 +79,7 @@ def apply_thread_policy() -> int:
     ``MMREC_THREADS=off`` changes nothing.
     """
     torch = sys.modules.get("torch")
-    if os.environ.get("MMREC_THREADS", "").strip().lower() == "off":
+    if _policy_off(os.environ):
         return torch.get_num_threads() if torch is not None and hasattr(torch, "get_num_threads") else available_cores()
     added = policy_environment()
     os.environ.update(added)

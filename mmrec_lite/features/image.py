@@ -219,14 +219,9 @@ class ClipImageEncoder:
         return torch.autocast(self.device.type, dtype=torch.float16, enabled=self.device.type == "cuda")
 
     def encode(self, images: Sequence[Any] | np.ndarray | torch.Tensor) -> torch.Tensor:
-        array, _ = load_images(images, size=self.image_size)
-        parts = []
-        with torch.inference_mode(), self._autocast():
-            for start in range(0, len(array), self.batch_size):
-                x = torch.from_numpy(array[start:start + self.batch_size]).to(self.device)
-                x = (x.permute(0, 3, 1, 2).float() / 255.0 - self.mean) / self.std
-                parts.append(self.model.encode_image(x).float().cpu())
-        return F.normalize(torch.cat(parts), dim=1) if parts else torch.zeros(0, self.model.visual.output_dim)
+        with self._autocast():
+            return _network_features(images, self.image_size, self.mean, self.std, self.model.encode_image,
+                                     self.batch_size, self.device, self.model.visual.output_dim)
 
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
         """CLIP text-tower features ``[N, d]``, L2-normalised, in the image features' space."""
@@ -277,14 +272,21 @@ class TorchvisionImageEncoder:
         return f"TorchvisionImageEncoder({self.model_name!r}, weights={self.weights!r}, device={str(self.device)!r})"
 
     def encode(self, images: Sequence[Any] | np.ndarray | torch.Tensor) -> torch.Tensor:
-        array, _ = load_images(images, size=self.image_size)
-        parts = []
-        with torch.inference_mode():
-            for start in range(0, len(array), self.batch_size):
-                x = torch.from_numpy(array[start:start + self.batch_size]).to(self.device)
-                x = (x.permute(0, 3, 1, 2).float() / 255.0 - self._mean) / self._std
-                parts.append(self.model(x).flatten(1).float().cpu())
-        return F.normalize(torch.cat(parts), dim=1) if parts else torch.zeros(0, self.dim)
+        return _network_features(images, self.image_size, self._mean, self._std, lambda x: self.model(x).flatten(1),
+                                 self.batch_size, self.device, self.dim)
+
+
+def _network_features(images, size: int, mean: torch.Tensor, std: torch.Tensor, forward, batch_size: int,
+                      device: torch.device, dim: int) -> torch.Tensor:
+    """``forward`` over ``images`` resized to ``size`` and normalised with ``mean`` / ``std``
+    ``[1, 3, 1, 1]``, ``batch_size`` at a time on ``device``; L2-normalised CPU features ``[N, dim]``."""
+    array, _ = load_images(images, size=size)
+    parts = []
+    with torch.inference_mode():
+        for start in range(0, len(array), batch_size):
+            x = torch.from_numpy(array[start:start + batch_size]).to(device)
+            parts.append(forward((x.permute(0, 3, 1, 2).float() / 255.0 - mean) / std).float().cpu())
+    return F.normalize(torch.cat(parts), dim=1) if parts else torch.zeros(0, dim)
 
 
 def _drop_head(network: torch.nn.Module, name: str) -> int:
