@@ -6,7 +6,9 @@ low-dimensional subspaces (the subspace-clustering assumption). Prints
 
 0. the floor: one N x N Gram product, against which the OMP stage and the whole graph are
    printed as ratios (the Gram form of OMP reads its columns from that product),
-1. the OMP stage alone (both sides get the same candidate lists),
+1. the OMP stage alone (both sides get the same candidate lists): ``omp`` (on a CPU the compiled
+   target-by-target kernel of ``graphs/omp_cpu.py``), the batched form it uses on a GPU run here
+   on the CPU, and scikit-learn,
 2. the whole graph (candidate search + OMP) against candidate search + the scikit-learn loop,
 3. how many supports agree,
 4. peak memory of the Gram-free path for a 20,000-user graph C^U at two target-batch sizes.
@@ -15,7 +17,10 @@ The scikit-learn loop is timed on a subset of targets and extrapolated linearly 
 same for every target). Wall and CPU seconds are both printed; on a machine shared with other
 jobs, ``--threads 1`` (torch and BLAS) gives the steadier per-core comparison. Usage::
 
-    python benchmarks/bench_omp.py [--threads 1] [--device cuda] [--sklearn-targets 300] [--skip-memory]
+    python benchmarks/bench_omp.py [--threads 1] [--device cuda] [--data subspaces|gaussian]
+                                   [--sklearn-targets 300] [--skip-memory]
+
+``--data gaussian`` draws structure-free points, on which no target order shares cached Gram rows.
 """
 from __future__ import annotations
 
@@ -70,18 +75,30 @@ def row(label: str, wall: float, cpu: float) -> None:
     print(f"  {label:46s} {wall:8.2f} s wall {cpu:8.2f} s CPU")
 
 
+def batched_form(x: torch.Tensor, candidates: torch.Tensor, k_o: int, batch: int) -> torch.Tensor:
+    """The OMP stage in the batched form (``omp._gram_omp``, the GPU path) on any device."""
+    from mmrec_lite.graphs.omp import _gram_columns, _gram_omp
+    unit = F.normalize(x, dim=1)
+    gram_columns, gram = _gram_columns(unit, 2**62)
+    return torch.cat([_gram_omp(gram[s:s + batch].gather(1, candidates[s:s + batch]), candidates[s:s + batch],
+                                gram_columns, k_o) for s in range(0, len(x), batch)])
+
+
 def speed(args) -> None:
     from mmrec_lite.graphs.omp import omp, omp_candidates, subspace_graph
 
     device = torch.device(args.device)
-    x = union_of_subspaces(args.items, args.dim).to(device)
-    print(f"C^I: {args.items} items, d={args.dim}, k_s={args.ks}, k_o={args.ko}, device={device}, "
+    x = (union_of_subspaces(args.items, args.dim) if args.data == "subspaces"
+         else torch.randn(args.items, args.dim, generator=torch.Generator().manual_seed(0))).to(device)
+    print(f"C^I: {args.items} items ({args.data}), d={args.dim}, k_s={args.ks}, k_o={args.ko}, device={device}, "
           f"torch threads={torch.get_num_threads()}, load average={os.getloadavg()[0]:.1f}")
     omp_candidates(x[:64], args.ks, atoms=x)  # warm-up
+    omp(x[:50], x, 2, omp_candidates(x[:50], 20, atoms=x))  # warm-up (the CPU kernel's first compile)
     unit_x = F.normalize(x, dim=1)
     _, *t_gram = timed(lambda: unit_x @ unit_x.T, device)
     candidates, *t_cand = timed(lambda: omp_candidates(x, args.ks), device)
     support, *t_omp = timed(lambda: omp(x, x, args.ko, candidates, batch_size=args.batch), device)
+    batched, *t_batched = timed(lambda: batched_form(x, candidates, args.ko, args.batch), device)
     graph, *t_graph = timed(lambda: subspace_graph(x, args.ks, args.ko, batch_size=args.batch), device)
 
     n_sk = min(args.sklearn_targets, args.items)
@@ -98,10 +115,11 @@ def speed(args) -> None:
     print(f"candidate search (top-{args.ks} cosine, self excluded):")
     row("mmrec_lite.graphs.omp_candidates", *t_cand)
     print("OMP stage, the same candidates for both:")
-    row("mmrec_lite.graphs.omp (batched, Gram form)", *t_omp)
+    row(f"mmrec_lite.graphs.omp ({'compiled kernel' if device.type == 'cpu' else 'batched form'})", *t_omp)
+    row("batched form (omp._gram_omp)", *t_batched)
     row(f"scikit-learn orthogonal_mp per target (*)", *t_sk)
     print(f"  OMP stage / Gram floor: {t_omp[0] / t_gram[0]:.2f}x wall, {t_omp[1] / t_gram[1]:.2f}x CPU "
-          f"(target: within 1.5x)")
+          f"(target: within 1.5x); batched form {t_batched[0] / t_gram[0]:.2f}x wall")
     print(f"  speed-up: {t_sk[0] / t_omp[0]:.1f}x wall, {t_sk[1] / t_omp[1]:.1f}x CPU")
     print(f"whole graph C^I ({graph._nnz()} edges):")
     row("mmrec_lite.graphs.subspace_graph", *t_graph)
@@ -110,7 +128,8 @@ def speed(args) -> None:
     print(f"  speed-up: {t_sk_total[0] / t_graph[0]:.1f}x wall, {t_sk_total[1] / t_graph[1]:.1f}x CPU")
     print(f"(*) scikit-learn timed on {n_sk} targets ({t_subset[0]:.2f} s wall) and extrapolated linearly "
           f"to {args.items}")
-    print(f"supports identical to scikit-learn on {agree:.1%} of the {n_sk} timed targets")
+    print(f"supports identical to scikit-learn on {agree:.1%} of the {n_sk} timed targets; "
+          f"to the batched form on {(support == batched).all(1).float().mean().item():.1%} of all targets")
 
 
 def memory_run(args) -> None:
@@ -164,6 +183,7 @@ def main() -> None:
     parser.add_argument("--sklearn-targets", type=int, default=300)
     parser.add_argument("--memory-batches", type=int, nargs="*", default=[256, 1024])
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--data", choices=["subspaces", "gaussian"], default="subspaces")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch and BLAS threads (1 is faster when other processes load the cores)")
     parser.add_argument("--skip-memory", action="store_true")

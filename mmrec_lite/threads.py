@@ -7,10 +7,15 @@ threads, and spinning threads take turns with the threads doing the work. The po
 
 - threads = the cores actually available: the CPU affinity mask (``os.sched_getaffinity``),
   capped by a cgroup CPU quota (``cpu.max`` of cgroup v2, ``cpu.cfs_quota_us`` of v1);
-- ``OMP_WAIT_POLICY=PASSIVE``: an idle OpenMP thread sleeps instead of spinning.
+- ``OMP_WAIT_POLICY=PASSIVE``: an idle OpenMP thread sleeps instead of spinning;
+- numba (the compiled OMP kernel, ``graphs/omp_cpu.py``) gets the same count and its
+  ``workqueue`` threading layer, whose idle threads sleep: with its OpenMP layer, threads left
+  spinning after a kernel took a second core during the torch work that followed (measured with
+  ``benchmarks/bench_omp.py --threads 1``: CPU time 1.17 s for 0.99 s of wall time).
 
 ``apply_thread_policy()`` runs when ``mmrec_lite`` is imported. It only fills variables the user
-has not set (``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``, ``OMP_WAIT_POLICY``; ``MMREC_THREADS``
+has not set (``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``, ``OMP_WAIT_POLICY``, ``NUMBA_NUM_THREADS``,
+``NUMBA_THREADING_LAYER``; ``MMREC_THREADS``
 overrides the count; ``MMREC_THREADS=off`` turns the policy off and leaves torch's defaults), so an
 explicit choice always wins. OpenMP reads its variables when torch
 loads it, so the wait policy takes effect only when ``mmrec_lite`` is imported before ``torch``,
@@ -66,7 +71,8 @@ def policy_environment(environ: dict[str, str] | None = None, cores: int | None 
     if _policy_off(environ):
         return {}
     threads = environ.get("MMREC_THREADS") or str(cores or available_cores())
-    wanted = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OMP_WAIT_POLICY": "PASSIVE"}
+    wanted = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OMP_WAIT_POLICY": "PASSIVE",
+              "NUMBA_NUM_THREADS": threads, "NUMBA_THREADING_LAYER": "workqueue"}
     return {name: value for name, value in wanted.items() if not environ.get(name)}
 
 

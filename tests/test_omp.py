@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from sklearn.linear_model import orthogonal_mp
 
-from mmrec_lite.graphs.omp import omp, omp_candidates, subspace_graph
+from mmrec_lite.graphs.omp import _TOL, _gram_columns, _gram_omp, omp, omp_candidates, subspace_graph
+from mmrec_lite.graphs.omp_cpu import _argmax_abs, cpu_supports, locality_order
 
 
 def _gaussian(n: int, d: int, seed: int) -> torch.Tensor:
@@ -66,6 +67,68 @@ def test_exactly_reconstructed_target_stops_early():
     target = (0.8 * atoms[3] - 0.5 * atoms[17]).unsqueeze(0)
     support = omp(target, atoms, n_nonzero=5)
     assert torch.nonzero(support[0]).flatten().tolist() == [3, 17]
+
+
+def _both_forms(targets: torch.Tensor, atoms: torch.Tensor, candidates: torch.Tensor, k_o: int, threads: int = 1):
+    """Supports of the batched form and of the compiled CPU kernel on the same inputs."""
+    x, d = F.normalize(targets, dim=1), F.normalize(atoms, dim=1)
+    gram_columns, gram = _gram_columns(d, 2**30)
+    alpha = (x @ d.T).gather(1, candidates)
+    batched = _gram_omp(alpha, candidates, gram_columns, k_o)
+    compiled = cpu_supports(alpha.numpy(), candidates.numpy(), gram.numpy(), k_o, _TOL, threads)
+    return batched.numpy(), compiled
+
+
+@pytest.mark.parametrize("make, k_o", [(_gaussian, 1), (_gaussian, 12), (_union_of_subspaces, 7)])
+def test_compiled_kernel_selects_what_the_batched_form_selects(make, k_o):
+    atoms = make(400, 48, seed=12)
+    candidates = omp_candidates(atoms, k_s=90)
+    batched, compiled = _both_forms(atoms, atoms, candidates, k_o)
+    assert compiled.sum(1).tolist() == [k_o] * 400
+    assert (compiled == batched).all()
+    users = _gaussian(60, 48, seed=13)  # targets other than the atoms (C^UI)
+    batched, compiled = _both_forms(users, atoms, omp_candidates(users, 90, atoms=atoms), k_o)
+    assert (compiled == batched).all()
+
+
+def test_compiled_kernel_stops_where_the_batched_form_stops():
+    basis = _gaussian(5, 12, seed=14)                      # 40 atoms in a 5-dimensional subspace,
+    atoms = _gaussian(40, 5, seed=15) @ basis               # two of them equal
+    atoms[7] = atoms[3]
+    candidates = omp_candidates(atoms, k_s=20)
+    batched, compiled = _both_forms(atoms, atoms, candidates, 9)
+    assert (compiled == batched).all()
+    assert compiled.sum(1).max() <= 5                       # rank 5: the residual is gone after 5 atoms
+    assert compiled.sum(1).min() >= 1
+
+
+def test_compiled_kernel_does_not_depend_on_the_thread_count():
+    atoms = _union_of_subspaces(300, 32, seed=16)
+    candidates = omp_candidates(atoms, k_s=60)
+    assert (_both_forms(atoms, atoms, candidates, 6, threads=1)[1]
+            == _both_forms(atoms, atoms, candidates, 6, threads=2)[1]).all()
+
+
+def test_argmax_of_magnitudes_takes_the_first_maximum():
+    values = np.array([0.1, -0.5, 0.5, 0.2] + [0.0] * 17 + [-0.25], dtype=np.float32)
+    j, best = _argmax_abs(values)
+    assert (j, best) == (1, np.float32(0.5))
+    values[1] = -0.49
+    assert _argmax_abs(values) == (2, np.float32(0.5))
+    assert _argmax_abs(np.array([-3e-8], dtype=np.float32)) == (0, np.float32(3e-8))
+
+
+def test_locality_order_is_a_permutation_that_keeps_neighbours_close():
+    x = _union_of_subspaces(240, 16, seed=17, n_subspaces=4, rank=2)
+    candidates = omp_candidates(x, k_s=30).numpy()
+    order = locality_order(candidates, 240)
+    assert sorted(order.tolist()) == list(range(240))
+
+    def shared_with_next(sequence):  # mean number of candidates a target shares with the next one
+        return np.mean([len(np.intersect1d(candidates[a], candidates[b])) for a, b in zip(sequence, sequence[1:])])
+    assert shared_with_next(order) > 2 * shared_with_next(np.arange(240))
+    rectangular = locality_order(np.array([[5, 1], [2, 0], [5, 3]]), 10)
+    assert rectangular.tolist() == [1, 0, 2]               # grouped by the first candidate, stable
 
 
 def test_candidates_exclude_self_and_match_brute_force():

@@ -39,9 +39,11 @@ def test_available_cores_is_the_affinity_mask_capped_by_the_quota(tmp_path, monk
 
 def test_policy_fills_only_unset_variables():
     assert threads.policy_environment({}, cores=3) == {
-        "OMP_NUM_THREADS": "3", "MKL_NUM_THREADS": "3", "OMP_WAIT_POLICY": "PASSIVE"}
-    assert threads.policy_environment({"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "ACTIVE"}, cores=3) == {
-        "MKL_NUM_THREADS": "3"}
+        "OMP_NUM_THREADS": "3", "MKL_NUM_THREADS": "3", "OMP_WAIT_POLICY": "PASSIVE", "NUMBA_NUM_THREADS": "3",
+        "NUMBA_THREADING_LAYER": "workqueue"}
+    assert threads.policy_environment({"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "ACTIVE",
+                                       "NUMBA_THREADING_LAYER": "omp"}, cores=3) == {
+        "MKL_NUM_THREADS": "3", "NUMBA_NUM_THREADS": "3"}
     assert threads.policy_environment({"MMREC_THREADS": "5"}, cores=3)["OMP_NUM_THREADS"] == "5"
     assert threads.policy_environment({"MMREC_THREADS": "off"}, cores=3) == {}       # torch's defaults
 
@@ -50,13 +52,15 @@ def test_policy_off_changes_neither_variables_nor_torch(monkeypatch):
     import torch
     before = torch.get_num_threads()
     try:
-        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY"):
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "NUMBA_NUM_THREADS",
+                     "NUMBA_THREADING_LAYER"):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("MMREC_THREADS", "off")
         torch.set_num_threads(3)
         assert threads.apply_thread_policy() == 3
         assert torch.get_num_threads() == 3
-        assert not any(name in os.environ for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY"))
+        assert not any(name in os.environ for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY",
+                                                       "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER"))
     finally:
         torch.set_num_threads(before)
 

@@ -17,10 +17,12 @@ so the residual never has to be formed. ``G[S, S] = L Lᵀ`` grows by one Choles
 iteration (batched triangular solves on ``k_o × k_o`` systems). The Gram columns
 ``G[:, j] = D_candidatesᵀ d_j`` are read from the ``N × N`` Gram of the atoms when it fits in
 ``max_gram_bytes``, or computed per iteration as one ``[batch, N]`` product otherwise, so memory
-stays bounded by the target batch (e.g. 20,000 users). With the Gram stored, a graph costs one
-``N × N`` Gram product plus ``k_o`` gathers of ``k_s`` Gram entries per target; those gathers read
-scattered memory and cost about as much as the product again on a CPU (``benchmarks/bench_omp.py``
-prints both against the product).
+stays bounded by the target batch (e.g. 20,000 users). That batched form is the GPU path. On a CPU
+with the Gram stored, the same iterations run target by target in a compiled kernel
+(:mod:`.omp_cpu`), whose per-target state stays in cache; what remains is reading ``k_o`` scattered
+Gram rows per target. At Amazon-Baby size (7,050 items, ``k_s = 800``, ``k_o = 10``, one thread)
+the OMP stage costs about 2 Gram products (the batched form on the CPU: 3.4);
+``benchmarks/bench_omp.py`` prints the ratios on your machine.
 
 A target stops early when the next atom is linearly dependent on its support (as
 scikit-learn does) or when its residual is already explained (``|corr| ≤ tol``, float32
@@ -30,7 +32,7 @@ add meaningless edges to the graph. Otherwise the supports are those of
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -118,7 +120,7 @@ def _check_candidates(candidates: Tensor, n_targets: int, n_atoms: int) -> Tenso
     if candidates.ndim != 2 or candidates.shape[0] != n_targets or candidates.dtype != torch.long:
         raise ValueError(f"candidates must be a LongTensor [{n_targets}, k], got {tuple(candidates.shape)} "
                          f"of {candidates.dtype}")
-    if candidates.numel() and (int(candidates.min()) < 0 or int(candidates.max()) >= n_atoms):
+    if candidates.numel() and (int((bounds := torch.aminmax(candidates)).min) < 0 or int(bounds.max) >= n_atoms):
         raise ValueError(f"candidates hold atom ids outside 0..{n_atoms - 1}")
     return candidates
 
@@ -138,20 +140,44 @@ def omp(targets: Tensor, atoms: Tensor, n_nonzero: int, candidates: Tensor | Non
     if n_nonzero < 1 or batch_size < 1:
         raise ValueError(f"n_nonzero and batch_size must be positive, got {n_nonzero} and {batch_size}")
     device = _device(device, targets)
-    x, d = _unit_rows(targets, "targets", device), _unit_rows(atoms, "atoms", device)
+    x = _unit_rows(targets, "targets", device)
+    d = x if atoms is targets else _unit_rows(atoms, "atoms", device)
     if x.shape[1] != d.shape[1]:
         raise ValueError(f"targets have {x.shape[1]} columns and atoms {d.shape[1]}")
     if candidates is not None:
         candidates = _check_candidates(candidates, len(x), len(d)).to(device)
     gram_columns, gram = _gram_columns(d, max_gram_bytes)
-    masks = []
-    for start in range(0, len(x), batch_size):
-        similarity = _similarities(x, d, start, start + batch_size, gram if targets is atoms else None)
-        cands = (torch.arange(len(d), device=device).expand(len(similarity), -1) if candidates is None
-                 else candidates[start:start + batch_size])
-        masks.append(_gram_omp(similarity.gather(1, cands), cands, gram_columns, n_nonzero))
+    if targets is atoms and gram is not None and device.type == "cpu":
+        batch_size = len(x)  # the CPU kernel takes every target at once; their similarities are the Gram
+
+    def batches() -> Iterator[tuple[Tensor, Tensor]]:
+        for start in range(0, len(x), batch_size):
+            similarity = _similarities(x, d, start, start + batch_size, gram if targets is atoms else None)
+            cands = (torch.arange(len(d), device=device).expand(len(similarity), -1) if candidates is None
+                     else candidates[start:start + batch_size])
+            yield similarity.gather(1, cands), cands
+    masks = [mask for mask, _ in _support_batches(batches(), gram, gram_columns, n_nonzero)]
     return torch.cat(masks) if masks else torch.zeros(0, len(d) if candidates is None else candidates.shape[1],
                                                       dtype=torch.bool, device=device)
+
+
+def _support_batches(batches: Iterable[tuple[Tensor, Tensor]], gram: Tensor | None, gram_columns: GramColumns,
+                     n_nonzero: int) -> Iterator[tuple[Tensor, Tensor]]:
+    """``(support, candidates)`` for target batches ``(alpha, candidates)``, in order. On a CPU with
+    the Gram stored, all targets at once, compiled target by target (:mod:`.omp_cpu`); otherwise
+    batch by batch in the batched form (``_gram_omp``), so memory stays bounded by one batch."""
+    if gram is None or gram.device.type != "cpu":
+        for alpha, cands in batches:
+            yield _gram_omp(alpha, cands, gram_columns, n_nonzero), cands
+        return
+    from .omp_cpu import cpu_supports  # numba compiles (or loads from its cache) on first use
+    batches = list(batches)
+    if not batches:
+        return
+    alpha, candidates = batches[0] if len(batches) == 1 else map(torch.cat, zip(*batches))
+    alpha, candidates = alpha.contiguous(), candidates.contiguous()
+    support = cpu_supports(alpha.numpy(), candidates.numpy(), gram.numpy(), n_nonzero, _TOL, torch.get_num_threads())
+    yield torch.from_numpy(support), candidates
 
 
 def _similarities(x: Tensor, atoms: Tensor, start: int, stop: int, gram: Tensor | None) -> Tensor:
@@ -221,11 +247,13 @@ def subspace_graph(targets: Tensor, k_s: int, n_nonzero: int, atoms: Tensor | No
     if k < 1:
         raise ValueError("subspace_graph needs at least two entities to reconstruct one from the others")
     gram_columns, gram = _gram_columns(d, max_gram_bytes)
-    rows, cols = [], []
-    for start, alpha, cands in _top_candidates(x, d, k, same, batch_size, gram if same else None, sort=False):
-        support = _gram_omp(alpha, cands, gram_columns, n_nonzero)
+    batches = ((alpha, cands) for _, alpha, cands in _top_candidates(x, d, k, same, batch_size,
+                                                                       gram if same else None, sort=False))
+    rows, cols, start = [], [], 0
+    for support, cands in _support_batches(batches, gram, gram_columns, n_nonzero):
         local, position = support.nonzero(as_tuple=True)
         rows.append(local + start)
         cols.append(cands[local, position])
+        start += len(cands)
     rows, cols = torch.cat(rows), torch.cat(cols)
     return sparse_matrix(rows, cols, torch.ones(len(rows), device=device), (len(x), len(d)), layout="coo")
