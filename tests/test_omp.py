@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.linear_model import orthogonal_mp
 
-from mmrec_lite.graphs.omp import _TOL, _gram_columns, _gram_omp, omp, omp_candidates, subspace_graph
+from mmrec_lite.graphs.omp import _TOL, _gram, _gram_columns, _gram_omp, omp, omp_candidates, subspace_graph
 from mmrec_lite.graphs.omp_cpu import _argmax_abs, cpu_supports, locality_order
 
 
@@ -76,6 +76,8 @@ def _both_forms(targets: torch.Tensor, atoms: torch.Tensor, candidates: torch.Te
     alpha = (x @ d.T).gather(1, candidates)
     batched = _gram_omp(alpha, candidates, gram_columns, k_o)
     compiled = cpu_supports(alpha.numpy(), candidates.numpy(), gram.numpy(), k_o, _TOL, threads)
+    if targets is atoms:  # the kernel reads α from the Gram itself
+        assert (cpu_supports(None, candidates.numpy(), gram.numpy(), k_o, _TOL, threads) == compiled).all()
     return batched.numpy(), compiled
 
 
@@ -102,6 +104,19 @@ def test_compiled_kernel_stops_where_the_batched_form_stops():
     assert compiled.sum(1).min() >= 1
 
 
+def test_compiled_kernel_reads_alpha_from_the_gram_only_for_self_expression():
+    gram = np.eye(4, dtype=np.float32)
+    with pytest.raises(ValueError, match="one target per atom"):
+        cpu_supports(None, np.zeros((3, 2), dtype=np.int64), gram, 1, _TOL, 1)
+
+
+def test_cpu_gram_is_the_symmetric_product():
+    atoms = F.normalize(_gaussian(50, 8, seed=18), dim=1)
+    gram = _gram(atoms)
+    assert torch.equal(gram, gram.T)
+    assert gram.dtype == torch.float32 and torch.allclose(gram.double(), atoms.double() @ atoms.double().T, atol=1e-6)
+
+
 def test_compiled_kernel_does_not_depend_on_the_thread_count():
     atoms = _union_of_subspaces(300, 32, seed=16)
     candidates = omp_candidates(atoms, k_s=60)
@@ -109,13 +124,15 @@ def test_compiled_kernel_does_not_depend_on_the_thread_count():
             == _both_forms(atoms, atoms, candidates, 6, threads=2)[1]).all()
 
 
-def test_argmax_of_magnitudes_takes_the_first_maximum():
+def test_argmax_of_magnitudes_breaks_ties_by_rank():
     values = np.array([0.1, -0.5, 0.5, 0.2] + [0.0] * 17 + [-0.25], dtype=np.float32)
-    j, best = _argmax_abs(values)
-    assert (j, best) == (1, np.float32(0.5))
+    first_wins = np.arange(len(values), dtype=np.int32)[::-1].copy()   # the kernel's rank: k - 1 - position
+    assert _argmax_abs(values, first_wins) == len(values) - 2           # -0.5 and 0.5 tie: position 1
+    assert _argmax_abs(values, np.arange(len(values), dtype=np.int32)) == 2  # reversed ranks: position 2
     values[1] = -0.49
-    assert _argmax_abs(values) == (2, np.float32(0.5))
-    assert _argmax_abs(np.array([-3e-8], dtype=np.float32)) == (0, np.float32(3e-8))
+    assert _argmax_abs(values, first_wins) == len(values) - 3
+    assert _argmax_abs(np.array([-3e-8, 2e-8], dtype=np.float32), np.array([0, 1], dtype=np.int32)) == 0
+    assert _argmax_abs(np.zeros(3, dtype=np.float32), np.array([4, 9, 2], dtype=np.int32)) == 9
 
 
 def test_locality_order_is_a_permutation_that_keeps_neighbours_close():

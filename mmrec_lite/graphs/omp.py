@@ -18,11 +18,12 @@ iteration (batched triangular solves on ``k_o × k_o`` systems). The Gram column
 ``G[:, j] = D_candidatesᵀ d_j`` are read from the ``N × N`` Gram of the atoms when it fits in
 ``max_gram_bytes``, or computed per iteration as one ``[batch, N]`` product otherwise, so memory
 stays bounded by the target batch (e.g. 20,000 users). That batched form is the GPU path. On a CPU
-with the Gram stored, the same iterations run target by target in a compiled kernel
-(:mod:`.omp_cpu`), whose per-target state stays in cache; what remains is reading ``k_o`` scattered
-Gram rows per target. At Amazon-Baby size (7,050 items, ``k_s = 800``, ``k_o = 10``, one thread)
-the OMP stage costs about 2 Gram products (the batched form on the CPU: 3.4);
-``benchmarks/bench_omp.py`` prints the ratios on your machine.
+the Gram is the symmetric product (BLAS syrk, half the multiplications of ``atoms @ atoms.T``),
+and with it stored the same iterations run target by target in a compiled kernel
+(:mod:`.omp_cpu`), whose per-target state stays in cache; what remains is reading ``k_o`` Gram
+rows per target. At Amazon-Baby size (7,050 items, ``k_s = 800``, ``k_o = 10``, one thread) the
+OMP stage costs about 1.5 symmetric Gram products, 0.7 of torch's general one (the batched form
+on the CPU: 4.5 symmetric products); ``benchmarks/bench_omp.py`` prints the ratios on your machine.
 
 A target stops early when the next atom is linearly dependent on its support (as
 scikit-learn does) or when its residual is already explained (``|corr| ≤ tol``, float32
@@ -36,6 +37,7 @@ from typing import Callable, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
+from threadpoolctl import threadpool_limits
 from torch import Tensor
 
 from .adjacency import sparse_matrix
@@ -60,12 +62,22 @@ def _device(device, fallback: Tensor) -> torch.device:
     return torch.as_tensor(fallback).device if device is None else torch.device(device)
 
 
+def _gram(atoms: Tensor) -> Tensor:
+    """``atoms @ atoms.T``. On a CPU by NumPy, whose ``a @ a.T`` is BLAS's symmetric rank-k update
+    (half the multiplications of a general product, and exactly symmetric), on torch's thread count."""
+    if atoms.device.type != "cpu":
+        return atoms @ atoms.T
+    a = atoms.detach().contiguous().numpy()
+    with threadpool_limits(torch.get_num_threads(), user_api="blas"):
+        return torch.from_numpy(a @ a.T)
+
+
 def _gram_columns(atoms: Tensor, max_gram_bytes: int) -> tuple[GramColumns, Tensor | None]:
     """A function ``(atom_ids [b], candidates [b, k]) -> <d_atom, d_candidate> [b, k]`` and the
     precomputed Gram (``None`` when it exceeds ``max_gram_bytes``)."""
     n = len(atoms)
     if n * n * atoms.element_size() <= max_gram_bytes:
-        gram = atoms @ atoms.T
+        gram = _gram(atoms)
         flat = gram.view(-1)  # one flat index_select is about twice as fast as 2-D fancy indexing
         index_dtype = torch.int32 if n * n < 2**31 else torch.long  # half the index traffic
 
@@ -147,10 +159,12 @@ def omp(targets: Tensor, atoms: Tensor, n_nonzero: int, candidates: Tensor | Non
     if candidates is not None:
         candidates = _check_candidates(candidates, len(x), len(d)).to(device)
     gram_columns, gram = _gram_columns(d, max_gram_bytes)
-    if targets is atoms and gram is not None and device.type == "cpu":
-        batch_size = len(x)  # the CPU kernel takes every target at once; their similarities are the Gram
+    compiled_self_expression = targets is atoms and gram is not None and device.type == "cpu"
 
-    def batches() -> Iterator[tuple[Tensor, Tensor]]:
+    def batches() -> Iterator[tuple[Tensor | None, Tensor]]:
+        if compiled_self_expression:  # one batch; the kernel reads each target's α from the Gram
+            yield None, (torch.arange(len(d)).expand(len(d), -1) if candidates is None else candidates)
+            return
         for start in range(0, len(x), batch_size):
             similarity = _similarities(x, d, start, start + batch_size, gram if targets is atoms else None)
             cands = (torch.arange(len(d), device=device).expand(len(similarity), -1) if candidates is None
@@ -161,11 +175,12 @@ def omp(targets: Tensor, atoms: Tensor, n_nonzero: int, candidates: Tensor | Non
                                                       dtype=torch.bool, device=device)
 
 
-def _support_batches(batches: Iterable[tuple[Tensor, Tensor]], gram: Tensor | None, gram_columns: GramColumns,
-                     n_nonzero: int) -> Iterator[tuple[Tensor, Tensor]]:
+def _support_batches(batches: Iterable[tuple[Tensor | None, Tensor]], gram: Tensor | None,
+                     gram_columns: GramColumns, n_nonzero: int) -> Iterator[tuple[Tensor, Tensor]]:
     """``(support, candidates)`` for target batches ``(alpha, candidates)``, in order. On a CPU with
-    the Gram stored, all targets at once, compiled target by target (:mod:`.omp_cpu`); otherwise
-    batch by batch in the batched form (``_gram_omp``), so memory stays bounded by one batch."""
+    the Gram stored, all targets at once, compiled target by target (:mod:`.omp_cpu`; one batch with
+    ``alpha=None`` when the targets are the atoms); otherwise batch by batch in the batched form
+    (``_gram_omp``), so memory stays bounded by one batch."""
     if gram is None or gram.device.type != "cpu":
         for alpha, cands in batches:
             yield _gram_omp(alpha, cands, gram_columns, n_nonzero), cands
@@ -175,8 +190,8 @@ def _support_batches(batches: Iterable[tuple[Tensor, Tensor]], gram: Tensor | No
     if not batches:
         return
     alpha, candidates = batches[0] if len(batches) == 1 else map(torch.cat, zip(*batches))
-    alpha, candidates = alpha.contiguous(), candidates.contiguous()
-    support = cpu_supports(alpha.numpy(), candidates.numpy(), gram.numpy(), n_nonzero, _TOL, torch.get_num_threads())
+    support = cpu_supports(None if alpha is None else alpha.contiguous().numpy(), candidates.contiguous().numpy(),
+                           gram.numpy(), n_nonzero, _TOL, torch.get_num_threads())
     yield torch.from_numpy(support), candidates
 
 

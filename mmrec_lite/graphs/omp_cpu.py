@@ -11,11 +11,17 @@ same Gram-form iterations (same equations as ``omp._gram_omp``)
 
 run target by target in compiled loops (numba): ``corr``, the ``k_o × k`` Gram columns and the
 ``k_o × k_o`` Cholesky factor of one target fit in the core's L1/L2 cache. What is left is reading
-``k_o`` rows of the ``N × N`` Gram per target, and a row read by one target is likely to be read
-again by a similar one: targets are visited in reverse Cuthill–McKee order of their
-nearest-candidate graph, so that consecutive targets share Gram rows while they are still cached.
-Each thread takes contiguous runs of that order. ``tests/test_omp.py`` checks that the supports
-equal the batched form's and scikit-learn's.
+``k_o`` rows of the ``N × N`` Gram per target (the last pick needs only ``G[S ∪ {j}, j]``, and a
+target that is an atom reads its ``α`` from its own row), at about the speed of streaming those
+rows from memory. Two things keep that traffic cheap. A target's candidates are put in the order
+of the cache lines their ids fall in, and the kernel works in that order (the first-maximum rule
+of line 3 still follows the candidate order), so each row read walks forward as the hardware
+prefetcher expects. And a row read by one target is likely to be read again by a similar one:
+targets are visited in reverse Cuthill–McKee order of their nearest-candidate graph, so that
+consecutive targets share Gram rows while they are still cached. Each thread takes contiguous
+runs of that order (numba's ``workqueue`` layer, which the package's thread policy selects, is
+not meant for kernels launched from several Python threads at once). ``tests/test_omp.py`` checks
+that the supports equal the batched form's and scikit-learn's.
 """
 from __future__ import annotations
 
@@ -36,8 +42,8 @@ _LINE_SHIFT = 4               # 16 float32 = one 64-byte cache line
 def _by_cache_line(candidates, counts, positions, ids):
     """Counting sort of the candidates by the cache line their id falls in (``counts``: scratch of
     one more than the number of lines): ``ids[p] = candidates[positions[p]]`` in increasing
-    lines, so that reading a Gram row at ``ids`` walks it forward, as the hardware prefetcher
-    expects (about twice as fast as reading it in the candidates' own order)."""
+    lines. The kernel works in this order, so that reading a Gram row at ``ids`` walks it forward,
+    as the hardware prefetcher expects, and writes its column contiguously."""
     counts[:] = 0
     for c in range(len(candidates)):
         counts[(candidates[c] >> _LINE_SHIFT) + 1] += 1
@@ -51,50 +57,50 @@ def _by_cache_line(candidates, counts, positions, ids):
 
 
 @numba.njit(fastmath=True, nogil=True, cache=True)
-def _argmax_abs(values):
-    """First position of the largest ``|values|`` (float32) and that magnitude. The bits of
-    non-negative floats order like integers, so the maximum is an integer maximum of the bits with
-    the sign cleared: a reduction the compiler vectorises (a float maximum it does not)."""
+def _argmax_abs(values, rank):
+    """The ``rank`` (int32, distinct) of the largest ``|values|`` (float32), the largest rank
+    among equal magnitudes. The bits of a non-negative float order like integers, so this is one
+    integer maximum of ``magnitude bits << 32 | rank``: a reduction the compiler vectorises (a
+    float maximum with a tie rule it does not)."""
     bits = values.view(np.int32)
-    largest = 0
+    best = np.int64(-1)
     for c in range(len(bits)):
-        magnitude = bits[c] & _MAGNITUDE_BITS
-        largest = magnitude if magnitude > largest else largest
-    j = 0
-    while bits[j] & _MAGNITUDE_BITS != largest:
-        j += 1
-    return j, abs(values[j])
+        key = (np.int64(bits[c] & _MAGNITUDE_BITS) << 32) | rank[c]
+        best = key if key > best else best
+    return np.int32(best & 0xFFFFFFFF)
 
 
 @numba.njit(fastmath=True, nogil=True, cache=True)
-def _one_target(alpha, gram, candidates, steps, tol, support, corr, columns, chol, solution, chosen, counts,
-                positions, ids):
-    """Algorithm 1 for one target (``alpha = Dᵀx`` over its candidates): writes its support in place."""
-    k = len(candidates)
+def _one_target(alpha, gram, steps, tol, support, ids, positions, rank, at, corr, columns, chol, solution, chosen):
+    """Algorithm 1 for one target in the candidates' cache-line order (``_by_cache_line``):
+    ``alpha[p] = <d_ids[p], x>``, ``rank[p] = k − 1 − positions[p]``, ``at[positions[p]] = p``.
+    Sets ``support[positions[p]]`` for each atom it selects."""
+    k = len(ids)
     corr[:] = alpha
-    _by_cache_line(candidates, counts, positions, ids)
     for t in range(steps):
-        j, best = _argmax_abs(corr)                          # line 3
-        if best <= tol or support[j]:                               # residual explained
+        j = at[k - 1 - _argmax_abs(corr, rank)]                     # line 3, first maximum in candidate order
+        if abs(corr[j]) <= tol or support[positions[j]]:            # residual explained
             return
-        row = gram[candidates[j]]
-        column = columns[t]
-        for p in range(k):
-            column[positions[p]] = row[ids[p]]                      # G[:, j] over the candidates
-        norm2 = np.float64(column[j])
+        row = gram[ids[j]]
+        last = t + 1 == steps                                       # no further pick needs corr, so
+        column = columns[t]                                         # G[S ∪ {j}, j] is all it needs
+        if not last:
+            for p in range(k):
+                column[p] = row[ids[p]]                             # G[:, j] over the candidates
+        norm2 = np.float64(row[ids[j]])
         for s in range(t):                                          # L w = G[S, j], w in chol[t, :t]
-            acc = np.float64(column[chosen[s]])
+            acc = np.float64(row[ids[chosen[s]]])
             for r in range(s):
                 acc -= chol[s, r] * chol[t, r]
             chol[t, s] = acc / chol[s, s]
             norm2 -= chol[t, s] * chol[t, s]
         if norm2 <= tol:                                            # d_j depends on S
             return
+        support[positions[j]] = True                                # line 4
+        if last:
+            return
         chol[t, t] = math.sqrt(norm2)
         chosen[t] = j
-        support[j] = True                                           # line 4
-        if t + 1 == steps:                                          # no further pick needs corr
-            return
         for s in range(t + 1):                                      # line 5: L y = α_S ...
             acc = np.float64(alpha[chosen[s]])
             for r in range(s):
@@ -118,19 +124,28 @@ def _one_target(alpha, gram, candidates, steps, tol, support, corr, columns, cho
 
 @numba.njit(parallel=True, fastmath=True, nogil=True, cache=True)
 def _supports(alpha, gram, candidates, order, n_nonzero, tol, runs, support):
+    """Every target's support; ``alpha`` empty means the targets are the atoms (``α = G[i, candidates]``)."""
     b, k = candidates.shape
     steps = min(n_nonzero, k)
+    from_gram = len(alpha) == 0
     for run in numba.prange(runs):
-        corr = np.empty(k, np.float32)
+        counts = np.empty((len(gram) >> _LINE_SHIFT) + 2, np.int64)
+        positions, ids, at = np.empty(k, np.int64), np.empty(k, np.int64), np.empty(k, np.int64)
+        rank = np.empty(k, np.int32)
+        target_alpha, corr = np.empty(k, np.float32), np.empty(k, np.float32)
         columns = np.empty((steps, k), np.float32)
         chol = np.empty((steps, steps), np.float64)
         solution, chosen = np.empty(steps, np.float64), np.empty(steps, np.int64)
-        counts = np.empty((len(gram) >> _LINE_SHIFT) + 2, np.int64)
-        positions, ids = np.empty(k, np.int64), np.empty(k, np.int64)
         for position in range(run * b // runs, (run + 1) * b // runs):
             i = order[position]
-            _one_target(alpha[i], gram, candidates[i], steps, tol, support[i], corr, columns, chol, solution,
-                        chosen, counts, positions, ids)
+            _by_cache_line(candidates[i], counts, positions, ids)
+            source = gram[i] if from_gram else alpha[i]
+            for p in range(k):
+                target_alpha[p] = source[ids[p]] if from_gram else source[positions[p]]
+                rank[p] = k - 1 - positions[p]
+                at[positions[p]] = p
+            _one_target(target_alpha, gram, steps, tol, support[i], ids, positions, rank, at, corr, columns, chol,
+                        solution, chosen)
 
 
 def locality_order(candidates: np.ndarray, n_atoms: int, neighbours: int = 8) -> np.ndarray:
@@ -147,13 +162,18 @@ def locality_order(candidates: np.ndarray, n_atoms: int, neighbours: int = 8) ->
     return reverse_cuthill_mckee((graph + graph.T).tocsr(), symmetric_mode=True).astype(np.int64)
 
 
-def cpu_supports(alpha: np.ndarray, candidates: np.ndarray, gram: np.ndarray, n_nonzero: int, tol: float,
+def cpu_supports(alpha: np.ndarray | None, candidates: np.ndarray, gram: np.ndarray, n_nonzero: int, tol: float,
                  threads: int) -> np.ndarray:
     """Supports (bool ``[b, k]``) over ``candidates [b, k]`` (atom ids) of the targets whose
-    correlations with them are ``alpha [b, k]``, with the atoms' ``gram [N, N]`` (float32)."""
+    correlations with them are ``alpha [b, k]``, with the atoms' ``gram [N, N]`` (float32).
+    ``alpha=None``: the targets are the atoms, and their correlations are read from the Gram."""
     support = np.zeros(candidates.shape, dtype=np.bool_)
     if candidates.size == 0:
         return support
+    if alpha is None:
+        if len(candidates) != len(gram):
+            raise ValueError(f"alpha=None needs one target per atom, got {len(candidates)} targets and {len(gram)} atoms")
+        alpha = np.zeros((0, candidates.shape[1]), np.float32)
     threads = max(1, min(threads, numba.config.NUMBA_NUM_THREADS))
     numba.set_num_threads(threads)
     order = locality_order(candidates, len(gram))
