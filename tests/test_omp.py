@@ -184,9 +184,12 @@ def test_bad_input_is_rejected():
         omp(x, x, 2, torch.full((20, 3), 25))
     with pytest.raises(ValueError, match="columns"):
         omp(x, _gaussian(20, 5, seed=11), 2)
-    bad = x.clone()
-    bad[0, 0] = float("nan")
-    with pytest.raises(ValueError, match="NaN"):
-        subspace_graph(bad, k_s=5, n_nonzero=2)
+    for value, where in ((float("nan"), (0, 0)), (float("inf"), (19, 3)), (-float("inf"), (7, 2))):
+        bad = x.clone()
+        bad[where] = value
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            subspace_graph(bad, k_s=5, n_nonzero=2)
+        with pytest.raises(ValueError, match="atoms holds NaN or infinite"):
+            omp(x, bad, 2)
     with pytest.raises(ValueError, match="positive"):
         omp(x, x, 0)
