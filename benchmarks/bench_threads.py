@@ -29,13 +29,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 POLICIES = ("torch default", "mmrec_lite policy")
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "MMREC_THREADS", "GOMP_SPINCOUNT")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OMP_WAIT_POLICY", "MMREC_THREADS", "GOMP_SPINCOUNT",
+                    "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER", "OPENBLAS_NUM_THREADS")
 
 
 def workload(policy: str, args) -> None:
@@ -65,15 +67,26 @@ def workload(policy: str, args) -> None:
     print(f"{time.perf_counter() - start:.2f} {torch.get_num_threads()}")
 
 
-def timed_child(policy: str, args) -> tuple[float, int]:
+def timed_child(policy: str, args) -> tuple[float, str]:
+    """Wall seconds of one child run and its torch thread count; a run past ``--timeout`` is
+    stopped and reported as taking the timeout (a lower bound)."""
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
     if policy == "torch default":
         env["MMREC_THREADS"] = "off"
     cmd = [sys.executable, __file__, "--child", policy, "--workload", args.workload, "--notebook", args.notebook,
            "--epochs", str(args.epochs)]
-    run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout, check=True)
-    seconds, threads = run.stdout.split()[-2:]
-    return float(seconds), int(threads)
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                             start_new_session=True)  # its own process group: the notebook's kernel too
+    try:
+        stdout, stderr = child.communicate(timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        return args.timeout, "?"
+    if child.returncode:
+        raise SystemExit(f"{policy} run failed ({child.returncode}):\n{stderr[-3000:]}")
+    seconds, threads = stdout.split()[-2:]
+    return float(seconds), threads
 
 
 def measure(args) -> None:
@@ -92,15 +105,19 @@ def measure(args) -> None:
                 load = os.getloadavg()[0]
                 seconds, threads = timed_child(policy, args)
                 results[policy, hogs] = seconds
-                print(f"  {policy:18s} {hogs} hog(s): {seconds:7.2f} s wall, {threads} torch thread(s), "
+                stopped = seconds >= args.timeout
+                print(f"  {policy:18s} {hogs} hog(s): {'>' if stopped else ' '}{seconds:7.2f} s wall"
+                      f"{' (stopped at --timeout)' if stopped else ''}, {threads} torch thread(s), "
                       f"load average {load:.1f}", flush=True)
         finally:
             for proc in procs:
                 proc.kill()
                 proc.wait()
     for policy in POLICIES:
-        print(f"slowdown beside {args.hogs} hog(s), {policy}: "
-              f"{results[policy, args.hogs] / results[policy, 0]:.2f}x")
+        quiet, busy = results[policy, 0], results[policy, args.hogs]
+        ratio = ("unknown (the quiet run was stopped)" if quiet >= args.timeout else
+                 f"{'>=' if busy >= args.timeout else ''}{busy / quiet:.2f}x")
+        print(f"slowdown beside {args.hogs} hog(s), {policy}: {ratio}")
 
 
 def main() -> None:
